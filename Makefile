@@ -1,0 +1,33 @@
+# The words the README uses. Everything runs from the project's own virtualenv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+unit:
+	$(BIN)/pytest
+
+# Lint, type check, then every test.
+test: lint typecheck unit
+
+# Core benchmarks (naive vs tuned vs peers); pip install -e '.[dev,bench]' adds the peers.
+bench:
+	$(BIN)/pytest bench/ --benchmark-only --benchmark-enable -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

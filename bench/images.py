@@ -1,0 +1,145 @@
+"""Deterministic, generated benchmark and quality-test images: nothing is downloaded.
+
+Photo-like images have camera-like structure (smooth colour fields, textured mid-frequency detail
+and per-pixel sensor noise), so their file sizes and decode costs are realistic; screenshots have
+flat UI areas and lots of small text. Each image is built once and cached on disk by its spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+_GENERATOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    kind: str  # "photo" or "screenshot"
+    width: int
+    height: int
+    quality: int = 92
+    progressive: bool = False
+    seed: int = 1
+
+    @property
+    def suffix(self) -> str:
+        return ".jpg" if self.kind == "photo" else ".png"
+
+
+SPECS: dict[str, Spec] = {
+    spec.name: spec
+    for spec in (
+        Spec("photo-12mp", "photo", 4000, 3000, seed=12),
+        Spec("photo-24mp", "photo", 6000, 4000, seed=24),
+        Spec("cat-2mb", "photo", 3024, 4032, quality=80, seed=7),
+        Spec("photo-12mp-progressive", "photo", 4000, 3000, progressive=True, seed=12),
+        Spec("screenshot-1440p", "screenshot", 2560, 1440, seed=3),
+        Spec("screenshot-4k", "screenshot", 3840, 2160, seed=4),
+        Spec("screenshot-small", "screenshot", 800, 600, seed=5),
+    )
+}
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "thumbstat" / "images"
+    return Path(os.environ.get("THUMBSTAT_IMAGE_CACHE", default))
+
+
+def path_for(name: str) -> Path:
+    """The cached file for ``name``, generated first if needed."""
+    spec = SPECS[name]
+    key = hashlib.sha256(repr((_GENERATOR_VERSION, asdict(spec))).encode()).hexdigest()[:12]
+    path = cache_dir() / f"{spec.name}-{key}{spec.suffix}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = photo(spec) if spec.kind == "photo" else screenshot(spec)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # atomic: parallel test workers never read half a file
+    return path
+
+
+def load(name: str) -> bytes:
+    return path_for(name).read_bytes()
+
+
+def _upscaled_noise(
+    rng: np.random.Generator, grid: tuple[int, int], size: tuple[int, int], bands: int
+) -> Image.Image:
+    cells = rng.integers(0, 256, size=(grid[1], grid[0], bands), dtype=np.uint8)
+    mode = "RGB" if bands == 3 else "L"
+    return Image.fromarray(cells.squeeze() if bands == 1 else cells, mode).resize(
+        size, Image.Resampling.BICUBIC
+    )
+
+
+def photo_pixels(spec: Spec) -> Image.Image:
+    rng = np.random.default_rng(spec.seed)
+    size = (spec.width, spec.height)
+    base = np.asarray(_upscaled_noise(rng, (9, 7), size, 3), dtype=np.int16)
+    texture = np.asarray(
+        _upscaled_noise(rng, (spec.width // 6, spec.height // 6), size, 1), dtype=np.int16
+    )
+    pixels = base // 2 + 40 + (texture[..., None] - 128) // 3
+    pixels += rng.integers(-6, 7, size=pixels.shape, dtype=np.int16)  # sensor noise
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+
+
+def photo(spec: Spec) -> bytes:
+    buffer = io.BytesIO()
+    photo_pixels(spec).save(buffer, "JPEG", quality=spec.quality, progressive=spec.progressive)
+    return buffer.getvalue()
+
+
+def screenshot(spec: Spec) -> bytes:
+    rng = np.random.default_rng(spec.seed)
+    w, h = spec.width, spec.height
+    im = Image.new("RGB", (w, h), (246, 247, 249))
+    draw = ImageDraw.Draw(im)
+    scale = h / 1080
+    font = ImageFont.load_default(size=max(10, round(14 * scale)))
+    bar = round(40 * scale)
+    draw.rectangle((0, 0, w, bar), fill=(32, 34, 40))
+    sidebar = w // 6
+    draw.rectangle((0, bar, sidebar, h), fill=(236, 238, 242))
+    line = round(22 * scale)
+    words = [
+        "thumbstat",
+        "resize",
+        "ingest",
+        "lambda",
+        "bucket",
+        "reading",
+        "42.5",
+        "ok",
+        "2026-11-21T13:22:22Z",
+        "Shop_Thermostat",
+        "image_metadata",
+        "def",
+        "return",
+    ]
+    for y in range(bar + line, h - line, line):
+        draw.text((12, y), " ".join(rng.choice(words, 2)), fill=(60, 60, 70), font=font)
+    for _ in range(12):  # panels, buttons and coloured charts
+        x0 = int(rng.integers(sidebar, w - 200))
+        y0 = int(rng.integers(bar, h - 120))
+        colour = tuple(int(c) for c in rng.integers(40, 230, 3))
+        draw.rounded_rectangle(
+            (x0, y0, x0 + int(rng.integers(80, 400)), y0 + int(rng.integers(30, 200))),
+            radius=8,
+            fill=colour,
+        )
+    for y in range(bar + line, h - line, line):
+        text = " ".join(rng.choice(words, int(rng.integers(4, 14))))
+        draw.text((sidebar + 24, y), text, fill=(20, 20, 20), font=font)
+    buffer = io.BytesIO()
+    im.save(buffer, "PNG")
+    return buffer.getvalue()

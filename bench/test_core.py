@@ -1,0 +1,52 @@
+"""Core benchmarks: every method on every generated image, grouped per image.
+
+    make bench     (pytest bench/ --benchmark-only)
+
+Durations come from pytest-benchmark; peak memory from a fresh subprocess per (method, image),
+stored in each benchmark's extra_info.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from bench import images
+from bench.methods import JPEG_ONLY, METHODS, available
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def peak_rss(method: str, image: str) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.peak_rss", method, image],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    measured: dict[str, float] = json.loads(result.stdout)
+    return measured
+
+
+@pytest.mark.parametrize("image", list(images.SPECS))
+@pytest.mark.parametrize("method", list(METHODS))
+def test_thumbnail(benchmark: BenchmarkFixture, method: str, image: str) -> None:
+    spec = images.SPECS[image]
+    if not available(method):
+        pytest.skip(f"{method} is not installed (pip install -e '.[bench]')")
+    if method in JPEG_ONLY and spec.kind != "photo":
+        pytest.skip(f"{method} decodes JPEG only")
+    data = images.load(image)
+    function = METHODS[method]
+    benchmark.group = image
+    benchmark.extra_info.update(
+        method=method, image=image, bytes=len(data), **peak_rss(method, image)
+    )
+    benchmark.pedantic(function, args=(data,), rounds=15, iterations=1, warmup_rounds=2)  # type: ignore[no-untyped-call]

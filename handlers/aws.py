@@ -1,0 +1,49 @@
+"""AWS clients: one of each per container, created on first use.
+
+Lazy creation lets a test start moto's server (or set AWS_ENDPOINT_URL) before a client exists;
+``clear()`` drops them. botocore honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) by
+itself, so the same code runs against AWS, LocalStack and moto.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Final
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+# Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
+# connection from eating a function's whole timeout.
+_CONFIG: Final = Config(
+    retries={"mode": "standard"},
+    connect_timeout=5,
+    read_timeout=30,
+    tcp_keepalive=True,
+)
+
+
+@cache
+def s3() -> S3Client:
+    return boto3.client("s3", config=_CONFIG)
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)
+
+
+def clear() -> None:
+    """Forget every client (tests call this when they change endpoints or credentials)."""
+    for factory in (s3, dynamodb, sqs):
+        factory.cache_clear()

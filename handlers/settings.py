@@ -1,0 +1,91 @@
+"""Configuration from environment variables, read once per container (at cold start).
+
+Each ``from_env`` takes the environment as a parameter (``None`` means ``os.environ``), so tests
+pass a plain dict instead of patching the process environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from handlers.thumbnail import DEFAULT_MAX_PIXELS
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value thumbstat cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default)
+    if value and not value.endswith("/"):
+        value += "/"  # "uploads" must not match "uploads-old/..."
+    return value
+
+
+# Measured: a decoded RGB(A) image takes 4 bytes a pixel in Pillow, and alpha images need a
+# premultiplied copy; the runtime, boto3 and Pillow take about 64 MB before any image.
+_BYTES_PER_PIXEL = 8
+_BASELINE_MB = 64
+
+
+def _pixel_budget(env: Mapping[str, str]) -> int:
+    """Without MAX_PIXELS, what fits the function's memory (Lambda sets its size), so a large
+    PNG is rejected with a reason instead of killing the function and being retried."""
+    memory_mb = _int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0, 0, 10_240)
+    if not memory_mb:
+        return DEFAULT_MAX_PIXELS
+    budget = max(memory_mb - _BASELINE_MB, 16) * 2**20 // _BYTES_PER_PIXEL
+    return min(budget, DEFAULT_MAX_PIXELS)
+
+
+@dataclass(frozen=True)
+class ResizeSettings:
+    source_prefix: str = "uploads/"
+    thumbnail_prefix: str = "thumbnails/"
+    thumbnail_bucket: str | None = None  # None: the source bucket
+    max_size: int = 200
+    jpeg_quality: int = 85
+    index_table: str = "image_metadata"
+    max_input_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    cache_control: str = "public, max-age=86400"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResizeSettings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            source_prefix=_prefix(env, "SOURCE_PREFIX", cls.source_prefix),
+            thumbnail_prefix=_prefix(env, "THUMBNAIL_PREFIX", cls.thumbnail_prefix),
+            thumbnail_bucket=env.get("THUMBNAIL_BUCKET") or None,
+            max_size=_int(env, "THUMBNAIL_MAX_SIZE", cls.max_size, 1, 10_000),
+            jpeg_quality=_int(env, "JPEG_QUALITY", cls.jpeg_quality, 1, 100),
+            index_table=env.get("INDEX_TABLE") or cls.index_table,
+            max_input_bytes=_int(env, "MAX_INPUT_BYTES", cls.max_input_bytes, 1, 5 * 2**30),
+            max_pixels=_int(env, "MAX_PIXELS", _pixel_budget(env), 1, 2**40),
+            cache_control=env.get("THUMBNAIL_CACHE_CONTROL") or cls.cache_control,
+        )
+        if not settings.thumbnail_prefix:
+            raise ConfigError("THUMBNAIL_PREFIX must not be empty: thumbnails need a prefix")
+        if settings.thumbnail_bucket is None and settings.source_prefix.startswith(
+            settings.thumbnail_prefix
+        ):
+            raise ConfigError(
+                "SOURCE_PREFIX lies inside THUMBNAIL_PREFIX in the same bucket: every thumbnail "
+                "would trigger another resize"
+            )
+        return settings

@@ -1,0 +1,200 @@
+"""The resize handler against moto's server over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from handlers import aws, resize
+from tests import events
+from tests.aws.conftest import Bucket
+
+
+def test_s3_event_makes_a_thumbnail_and_an_index_row(bucket: Bucket, image: bytes) -> None:
+    record = bucket.upload("uploads/holiday/beach.jpg", image)
+
+    assert resize.handler(events.s3_event(record), None) is None
+
+    thumb = bucket.s3.get_object(Bucket=bucket.name, Key="thumbnails/holiday/beach.jpg")
+    assert thumb["ContentType"] == "image/jpeg"
+    assert thumb["CacheControl"] == "public, max-age=86400"
+    assert thumb["Metadata"]["source-etag"] == record["s3"]["object"]["eTag"]
+    row = bucket.row("uploads/holiday/beach.jpg")
+    assert row is not None
+    assert row["status"] == "ok"
+    assert row["fullsize-path"] == "uploads/holiday/beach.jpg"
+    assert row["thumbnail-path"] == "thumbnails/holiday/beach.jpg"
+    # Stored 450x600 with orientation 6: shown, and thumbnailed, as landscape.
+    assert (row["width"], row["height"], row["format"]) == ("200", "150", "JPEG")
+    assert row["bytes"] == str(thumb["ContentLength"])
+    assert row["source-etag"] == record["s3"]["object"]["eTag"]
+    assert row["source-size"] == str(len(image))
+    assert row["processed-at"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["uploads/my cat photo.jpg", "uploads/a+b=c.jpg", "uploads/café/Ünïcødé 写真.jpg"],
+    ids=["spaces-as-plus", "literal-plus-as-%2B", "utf-8"],
+)
+def test_url_encoded_keys_are_decoded(bucket: Bucket, image: bytes, key: str) -> None:
+    record = bucket.upload(key, image)
+    assert record["s3"]["object"]["key"] != key  # the event really carries the encoded form
+
+    resize.handler(events.s3_event(record), None)
+
+    expected = "thumbnails/" + key.removeprefix("uploads/").rsplit(".", 1)[0] + ".jpg"
+    assert bucket.keys("thumbnails/") == [expected]
+    assert bucket.row(key) is not None
+
+
+def test_sqs_wrapped_notifications_are_processed(bucket: Bucket, image: bytes) -> None:
+    first = bucket.upload("uploads/one.jpg", image)
+    second = bucket.upload("uploads/two.png", image)
+    event = events.sqs_event(
+        events.s3_event(first), events.load("s3-test-event"), events.s3_event(second)
+    )
+
+    assert resize.handler(event, None) == {"batchItemFailures": []}
+    assert bucket.keys("thumbnails/") == ["thumbnails/one.jpg", "thumbnails/two.jpg"]
+    assert bucket.rows() == 2
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["thumbnails/already.jpg", "elsewhere/photo.jpg", "uploads/folder/"],
+    ids=["thumbnail-prefix", "outside-source-prefix", "folder-marker"],
+)
+def test_recursion_guard_skips_keys_outside_the_source_prefix(
+    bucket: Bucket, image: bytes, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = bucket.upload(key, image)
+    with caplog.at_level(logging.INFO, logger="handlers.resize"):
+        resize.handler(events.s3_event(record), None)
+
+    assert bucket.keys() == [key]
+    assert bucket.rows() == 0
+    assert '"outcome": "skipped-' in caplog.text
+
+
+def test_redelivered_event_leaves_one_object_and_one_row(bucket: Bucket, image: bytes) -> None:
+    record = bucket.upload("uploads/again.jpg", image)
+    for _ in range(3):
+        resize.handler(events.s3_event(record), None)
+
+    assert bucket.keys("thumbnails/") == ["thumbnails/again.jpg"]
+    assert bucket.rows() == 1
+
+
+def test_older_event_never_overwrites_a_newer_version(
+    bucket: Bucket, image: bytes, read_image: Callable[[str], bytes]
+) -> None:
+    old = bucket.upload("uploads/v.jpg", image)
+    new = bucket.upload("uploads/v.jpg", read_image("flowers.jpeg"))
+
+    resize.handler(events.s3_event(new), None)
+    resize.handler(events.s3_event(old), None)  # delivered late
+
+    row = bucket.row("uploads/v.jpg")
+    assert row is not None
+    assert row["source-etag"] == new["s3"]["object"]["eTag"]
+    assert (row["width"], row["height"]) == ("200", "112")  # flowers.jpeg, 1920x1080
+
+
+def test_older_event_arriving_first_does_not_thumbnail_the_wrong_version(
+    bucket: Bucket, image: bytes, read_image: Callable[[str], bytes]
+) -> None:
+    old = bucket.upload("uploads/v.jpg", image)
+    bucket.upload("uploads/v.jpg", read_image("flowers.jpeg"))
+
+    resize.handler(events.s3_event(old), None)  # the object changed since: its event is stale
+
+    assert bucket.keys("thumbnails/") == []
+    assert bucket.row("uploads/v.jpg") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("check.svg", "unsupported"),
+        ("truncated.jpg", "corrupt"),
+        ("65536-uint32-limit.png", "too-large"),
+    ],
+)
+def test_rejected_image_gets_a_row_and_no_thumbnail(
+    bucket: Bucket, read_image: Callable[[str], bytes], name: str, reason: str
+) -> None:
+    record = bucket.upload(f"uploads/{name}", read_image(name))
+
+    assert resize.handler(events.sqs_event(events.s3_event(record)), None) == {
+        "batchItemFailures": []
+    }
+    assert bucket.keys("thumbnails/") == []
+    row = bucket.row(f"uploads/{name}")
+    assert row is not None
+    assert (row["status"], row["reason"]) == ("rejected", reason)
+
+
+def test_oversized_object_is_rejected_without_download(
+    bucket: Bucket, image: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_INPUT_BYTES", "1000")
+    resize.settings.cache_clear()
+    record = bucket.upload("uploads/big.jpg", image)
+
+    resize.handler(events.s3_event(record), None)
+
+    row = bucket.row("uploads/big.jpg")
+    assert row is not None
+    assert (row["status"], row["reason"]) == ("rejected", "too-large")
+
+
+def test_unreadable_message_is_logged_not_retried(
+    bucket: Bucket, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="handlers.resize"):
+        answer = resize.handler(events.sqs_event("this is not JSON"), None)
+    assert answer == {"batchItemFailures": []}
+    assert "unreadable-message" in caplog.text
+
+
+def test_failing_message_is_reported_for_retry_alone(bucket: Bucket, image: bytes) -> None:
+    good = bucket.upload("uploads/good.jpg", image)
+    missing_bucket = events.s3_record(
+        f"{bucket.name}-gone", "uploads/x.jpg", etag="", size=10, sequencer="1"
+    )
+    event = events.sqs_event(events.s3_event(good), events.s3_event(missing_bucket))
+
+    assert resize.handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}
+    assert bucket.keys("thumbnails/") == ["thumbnails/good.jpg"]
+
+
+@pytest.fixture
+def dynamodb_down(bucket: Bucket, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB unreachable: a closed port on 127.0.0.1, refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    aws.clear()
+
+
+def test_transient_failure_raises_for_s3_invocations(
+    bucket: Bucket, image: bytes, dynamodb_down: None
+) -> None:
+    record = bucket.upload("uploads/retry.jpg", image)
+    with pytest.raises(EndpointConnectionError):
+        resize.handler(events.s3_event(record), None)
+
+
+def test_transient_failure_is_returned_as_batch_item_failure(
+    bucket: Bucket, image: bytes, dynamodb_down: None
+) -> None:
+    record = bucket.upload("uploads/retry.jpg", image)
+    answer = resize.handler(events.sqs_event(events.s3_event(record)), None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}

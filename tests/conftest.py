@@ -1,0 +1,73 @@
+"""Fixtures shared by every test layer: the shared image fixtures and moto's server over HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+
+
+def _images_dir() -> Path:
+    return Path(
+        os.environ.get("THUMBSTAT_FIXTURES", ROOT.parent / "shared" / "fixtures" / "images")
+    )
+
+
+@pytest.fixture(scope="session")
+def images_dir() -> Path:
+    path = _images_dir()
+    if not path.is_dir():
+        pytest.fail(f"shared image fixtures not found at {path} (set THUMBSTAT_FIXTURES)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def read_image(images_dir: Path) -> Callable[[str], bytes]:
+    def read(name: str) -> bytes:
+        return (images_dir / name).read_bytes()
+
+    return read
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server on 127.0.0.1 and a free port: real HTTP, like LocalStack."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point every boto3 client (ours included, created afresh) at moto's server."""
+    from handlers import aws
+
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws.clear()
+    yield moto_server
+    aws.clear()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix, so tests sharing one server never share a resource."""
+    return uuid.uuid4().hex[:10]
