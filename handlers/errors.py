@@ -1,11 +1,24 @@
 """thumbstat's exceptions, translated once at the boundary that catches them.
 
-ThumbstatError
-├── ImageRejected      an upload the thumbnailer will never accept (no retry helps)
-└── InvalidInput       reserved for the ingest side's validation errors
+    ThumbstatError
+    ├── ImageRejected            an upload the thumbnailer will never accept (no retry helps)
+    ├── RequestError             an HTTP request ingest answers with a 4xx
+    │   ├── BadRequest             400: not JSON, bad query parameters
+    │   ├── NotFound               404
+    │   ├── MethodNotAllowed       405
+    │   ├── BodyTooLarge           413
+    │   ├── UnsupportedMediaType   415
+    │   └── InvalidReading         422: schema errors, per field (and per index in a batch)
+    ├── DuplicateReading         409: another reading already has this Record_Date
+    └── StorageError             500: DynamoDB failed; the detail is logged, never answered
+        └── StorageThrottled       503: throttled, retry later
+
+The ingest handler maps classes to statuses through one table.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class ThumbstatError(Exception):
@@ -23,3 +36,53 @@ class ImageRejected(ThumbstatError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class RequestError(ThumbstatError):
+    """A request ingest refuses; the message is safe to show to the caller."""
+
+
+class BadRequest(RequestError):
+    pass
+
+
+class NotFound(RequestError):
+    pass
+
+
+class MethodNotAllowed(RequestError):
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class BodyTooLarge(RequestError):
+    pass
+
+
+class UnsupportedMediaType(RequestError):
+    pass
+
+
+class InvalidReading(RequestError):
+    """Schema errors: ``errors`` maps a field name (or ``"[3].temperature"``) to its message."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = dict(errors)
+
+
+class DuplicateReading(ThumbstatError):
+    """A different reading is already stored under the same Record_Date."""
+
+
+class StorageError(ThumbstatError):
+    """The store failed. Callers get a generic message; the cause is logged."""
+
+
+class StorageThrottled(StorageError):
+    """The store is throttling; the caller should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from handlers.thumbnail import DEFAULT_MAX_PIXELS
+from handlers.limits import DEFAULT_MAX_PIXELS
 
 
 class ConfigError(ValueError):
@@ -89,3 +89,21 @@ class ResizeSettings:
                 "would trigger another resize"
             )
         return settings
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    readings_table: str = "Shop_Thermostat"
+    max_body_bytes: int = 256 * 1024  # a 1,000-reading backlog is ~110 KB
+    max_batch: int = 2000
+    page_size: int = 500  # GET /readings default page
+    max_page_size: int = 1000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
+        env = os.environ if environ is None else environ
+        return cls(
+            readings_table=env.get("READINGS_TABLE") or cls.readings_table,
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, 1, 6 * 2**20),
+            max_batch=_int(env, "MAX_BATCH", cls.max_batch, 1, 100_000),
+        )

@@ -34,14 +34,12 @@ from PIL import (  # noqa: F401 (plugins imported to register their formats)
 )
 
 from handlers.errors import ImageRejected
+from handlers.limits import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from PIL.ImageCms import ImageCmsTransform
 
 __all__ = ["DEFAULT_MAX_PIXELS", "ImageRejected", "Thumbnail", "make_thumbnail"]
-
-DEFAULT_MAX_PIXELS: Final = 50_000_000
-"""Pixels the decoder may produce: a budget on what is decoded, not on the header's size."""
 
 # Formats with safe, in-process decoders (JPEG includes MPO). EPS (Ghostscript) and the rest are
 # refused unopened. The plugin imports above register exactly these, which also spares

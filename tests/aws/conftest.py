@@ -12,6 +12,8 @@ import pytest
 
 from handlers import resize, tables
 from tests import events
+from tests.aws.dynamodb_proxy import DynamoDBProxy
+from tests.aws.dynamodb_proxy import running as dynamodb_proxy_running
 
 
 @dataclass
@@ -66,3 +68,40 @@ def bucket(aws_env: str, unique: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
 @pytest.fixture
 def image(read_image: Callable[[str], bytes]) -> bytes:
     return read_image("Landscape_6.jpg")
+
+
+@dataclass
+class ReadingsTable:
+    name: str
+    dynamodb: Any
+
+    def items(self) -> list[dict[str, Any]]:
+        scanned = self.dynamodb.scan(TableName=self.name, ConsistentRead=True)
+        return sorted(scanned["Items"], key=lambda item: item["Record_Date"]["S"])
+
+
+@pytest.fixture
+def readings_table(
+    aws_env: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ReadingsTable]:
+    from handlers import ingest
+
+    dynamodb = boto3.client("dynamodb")
+    name = f"Shop_Thermostat-{unique}"
+    dynamodb.create_table(**tables.create_table_request(tables.READINGS, name))
+    monkeypatch.setenv("READINGS_TABLE", name)
+    ingest.settings.cache_clear()
+    yield ReadingsTable(name, dynamodb)
+    ingest.settings.cache_clear()
+
+
+@pytest.fixture
+def dynamodb_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBProxy]:
+    """Our DynamoDB client goes through the throttling proxy; the tests' own clients do not."""
+    from handlers import aws
+
+    with dynamodb_proxy_running(aws_env) as (proxy, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
+        aws.clear()
+        yield proxy
+    aws.clear()

@@ -47,3 +47,29 @@ def sqs_event(*bodies: dict[str, Any] | str) -> dict[str, Any]:
         message["body"] = body if isinstance(body, str) else json.dumps(body)
         messages.append(message)
     return {"Records": messages}
+
+
+def function_url(
+    method: str = "POST",
+    path: str = "/",
+    *,
+    body: str | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """A Function URL (payload 2.0) event from the recorded POST or GET, with changes."""
+    event = load("function-url-post" if method == "POST" else "function-url-get")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    if body is not None:
+        event["body"] = body
+    elif method not in ("POST", "PUT", "PATCH"):
+        event.pop("body", None)
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    if headers is not None:
+        event["headers"].update(headers)
+    event["isBase64Encoded"] = base64_encoded
+    return event

@@ -1,0 +1,246 @@
+"""The ingest function: Lambda Function URL requests (payload format 2.0) for thermostat readings.
+
+    POST /                      one reading, or a JSON array of readings (a device's backlog)
+    GET  /readings?day=DATE     that day's readings in time order, paginated with `cursor`
+    GET  /health
+
+Errors map to statuses through one table (``STATUS``); storage failures are logged with their
+detail and answered with a generic message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, Final
+
+from handlers import readings_store
+from handlers.errors import (
+    BadRequest,
+    BodyTooLarge,
+    DuplicateReading,
+    InvalidReading,
+    MethodNotAllowed,
+    NotFound,
+    StorageError,
+    StorageThrottled,
+    ThumbstatError,
+    UnsupportedMediaType,
+)
+from handlers.logs import get_logger, log_json
+from handlers.readings import Reading, parse_reading, unknown_fields
+from handlers.settings import IngestSettings
+
+logger = get_logger(__name__)
+
+NOT_SAVED: Final = "The reading was not saved"
+
+STATUS: Final[dict[type[ThumbstatError], int]] = {
+    BadRequest: 400,
+    NotFound: 404,
+    MethodNotAllowed: 405,
+    DuplicateReading: 409,
+    BodyTooLarge: 413,
+    UnsupportedMediaType: 415,
+    InvalidReading: 422,
+    StorageError: 500,
+    StorageThrottled: 503,
+}
+
+_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+@cache
+def settings() -> IngestSettings:
+    return IngestSettings.from_env()
+
+
+def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    http = event.get("requestContext", {}).get("http", {})
+    method = str(http.get("method", "GET")).upper()
+    path = str(event.get("rawPath") or http.get("path") or "/")
+    request_id = str(
+        event.get("requestContext", {}).get("requestId") or getattr(context, "aws_request_id", "")
+    )
+    try:
+        status, body, headers = _route(method, path)(event, settings())
+    except ThumbstatError as exc:
+        status, body, headers = _error_answer(exc)
+    log_json(
+        logger,
+        logging.INFO,
+        "request",
+        method=method,
+        path=path,
+        status=status,
+        request_id=request_id,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", "x-request-id": request_id, **headers},
+        "body": json.dumps({**body, "request_id": request_id}),
+    }
+
+
+def status_for(exc: ThumbstatError) -> int:
+    """The status of an error class, or of its nearest listed ancestor."""
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+
+
+def _error_answer(exc: ThumbstatError) -> Answer:
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, StorageError):
+        # The cause (DynamoDB's own words) goes to the log only.
+        logger.error("storage failed: %s", exc, exc_info=exc.__cause__ or exc)
+        body: dict[str, Any] = {"error": NOT_SAVED}
+        if isinstance(exc, StorageThrottled):
+            headers["retry-after"] = str(exc.retry_after)
+        return status, body, headers
+    body = {"error": str(exc)}
+    if isinstance(exc, InvalidReading):
+        body = {"error": "invalid reading", "details": exc.errors}
+    if isinstance(exc, MethodNotAllowed):
+        headers["allow"] = ", ".join(exc.allowed)
+    return status, body, headers
+
+
+def _route(method: str, path: str) -> Callable[[Mapping[str, Any], IngestSettings], Answer]:
+    routes = _ROUTES.get(path.rstrip("/") or "/")
+    if routes is None:
+        raise NotFound(f"no such path: {path}")
+    if method not in routes:
+        raise MethodNotAllowed(f"{method} is not allowed on {path}", tuple(routes))
+    return routes[method]
+
+
+def _post_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
+    payload = _json_body(event, config)
+    if isinstance(payload, list):
+        return _store_batch(payload, config)
+    reading = parse_reading(payload)
+    extra = _ignored(payload)
+    if readings_store.put_reading(config.readings_table, reading):
+        return 201, {"stored": 1, **extra}, {}
+    return 200, {"stored": 0, "duplicate": True, **extra}, {}
+
+
+def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
+    if not payload:
+        raise InvalidReading({"readings": "must not be empty"})
+    if len(payload) > config.max_batch:
+        raise BodyTooLarge(f"{len(payload)} readings; send at most {config.max_batch} at once")
+    parsed: list[Reading] = []
+    errors: dict[str, str] = {}
+    for index, obj in enumerate(payload):
+        try:
+            parsed.append(parse_reading(obj))
+        except InvalidReading as exc:
+            errors.update({f"[{index}].{field}": message for field, message in exc.errors.items()})
+    if errors:
+        # All or nothing: the device drops exactly the invalid indexes and resends the rest.
+        raise InvalidReading(errors)
+    result = readings_store.put_batch(config.readings_table, parsed)
+    body: dict[str, Any] = {
+        "stored": len(result.stored),
+        "duplicates": result.duplicates,
+        "conflicts": result.conflicts,
+        "failed": result.failed,
+    }
+    for obj in payload:
+        body.update(_ignored(obj))
+    if result.failed:
+        body["error"] = NOT_SAVED
+        return 503, body, {"retry-after": "1"}
+    if result.conflicts:
+        body["error"] = "other readings are already stored for some record_date values"
+        return 409, body, {}
+    return (201 if result.stored else 200), body, {}
+
+
+def _ignored(obj: Any) -> dict[str, Any]:
+    unknown = unknown_fields(obj) if isinstance(obj, Mapping) else []
+    return {"ignored_fields": unknown} if unknown else {}
+
+
+def _json_body(event: Mapping[str, Any], config: IngestSettings) -> Any:
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType("send readings as JSON (content-type: application/json)")
+    raw = event.get("body") or ""
+    too_large = BodyTooLarge(f"the body is over {config.max_body_bytes:,} bytes")
+    if event.get("isBase64Encoded"):
+        if len(raw) > (config.max_body_bytes + 2) // 3 * 4:
+            raise too_large
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("the body is not valid base64") from None
+    else:
+        data = raw.encode()
+    if len(data) > config.max_body_bytes:
+        raise too_large
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def _get_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
+    query = event.get("queryStringParameters") or {}
+    day = str(query.get("day", ""))
+    if not _DAY.fullmatch(day):
+        raise BadRequest("give the day as ?day=YYYY-MM-DD")
+    limit = query.get("limit", str(config.page_size))
+    if not str(limit).isdigit() or not 1 <= int(limit) <= config.max_page_size:
+        raise BadRequest(f"limit must be a whole number from 1 to {config.max_page_size}")
+    after = _decode_cursor(query["cursor"], day) if query.get("cursor") else None
+    page, last = readings_store.query_day(config.readings_table, day, int(limit), after)
+    return (
+        200,
+        {
+            "day": day,
+            "readings": [reading.to_json() for reading in page],
+            "next_cursor": _encode_cursor(day, last) if last else None,
+        },
+        {},
+    )
+
+
+def _encode_cursor(day: str, record_date: str) -> str:
+    raw = json.dumps([day, record_date], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, day: str) -> str:
+    try:
+        cursor_day, record_date = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+    except (ValueError, TypeError, binascii.Error):
+        raise BadRequest("the cursor is not one this function gave") from None
+    if cursor_day != day or not isinstance(record_date, str):
+        raise BadRequest("the cursor belongs to another day")
+    return record_date
+
+
+def _health(event: Mapping[str, Any], config: IngestSettings) -> Answer:
+    return 200, {"status": "ok"}, {}
+
+
+_ROUTES: Final[dict[str, dict[str, Callable[[Mapping[str, Any], IngestSettings], Answer]]]] = {
+    "/": {"POST": _post_readings},
+    "/readings": {"GET": _get_readings, "POST": _post_readings},
+    "/health": {"GET": _health},
+}

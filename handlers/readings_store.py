@@ -1,0 +1,186 @@
+"""Readings in DynamoDB: idempotent writes, batches with retried UnprocessedItems, day queries.
+
+Every botocore error is translated here, once, into StorageThrottled or StorageError, keeping
+the cause chained for the log; nothing DynamoDB says travels further.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handlers import aws
+from handlers.errors import DuplicateReading, StorageError, StorageThrottled
+from handlers.readings import Reading
+
+logger = logging.getLogger(__name__)
+
+_THROTTLING: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+    }
+)
+_WRITE_CHUNK: Final = 25  # BatchWriteItem's limit
+_GET_CHUNK: Final = 100  # BatchGetItem's limit
+_BATCH_ATTEMPTS: Final = 6  # UnprocessedItems retries: ~1.6 s of backoff in all, then give up
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _THROTTLING:
+            raise StorageThrottled(f"{action}: throttled") from exc
+        raise StorageError(f"{action} failed") from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"{action} failed") from exc
+
+
+def put_reading(table: str, reading: Reading) -> bool:
+    """Store one reading. True if new, False if the same reading was already stored.
+
+    Raises DuplicateReading when a different reading holds the same Record_Date.
+    """
+    client = aws.dynamodb()
+    with _translated("PutItem"):
+        try:
+            client.put_item(
+                TableName=table,
+                Item=_item(reading),
+                ConditionExpression="attribute_not_exists(Record_Date)",
+            )
+            return True
+        except client.exceptions.ConditionalCheckFailedException:
+            pass
+        stored: Any = client.get_item(TableName=table, Key=_key(reading), ConsistentRead=True)
+    if "Item" in stored and Reading.from_item(stored["Item"]) != reading:
+        raise DuplicateReading(f"another reading is stored for {reading.record_date}")
+    return False
+
+
+@dataclass
+class BatchResult:
+    """Indexes into the request's list of readings, by outcome."""
+
+    stored: list[int] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    conflicts: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def put_batch(table: str, readings: Sequence[Reading]) -> BatchResult:
+    """Store many readings: new ones written, identical ones counted as duplicates, different
+    ones under an existing Record_Date reported as conflicts, unwritable ones as failed."""
+    result = BatchResult()
+    first_index: dict[str, int] = {}
+    for index, reading in enumerate(readings):
+        seen = first_index.setdefault(reading.record_date, index)
+        if seen != index:
+            (result.duplicates if readings[seen] == reading else result.conflicts).append(index)
+    unique = list(first_index.values())
+
+    existing = _existing(table, [readings[i] for i in unique])
+    to_write = []
+    for index in unique:
+        stored = existing.get(readings[index].record_date)
+        if stored is None:
+            to_write.append(index)
+        else:
+            (result.duplicates if stored == readings[index] else result.conflicts).append(index)
+
+    for start in range(0, len(to_write), _WRITE_CHUNK):
+        chunk = to_write[start : start + _WRITE_CHUNK]
+        unwritten = _write_chunk(table, {readings[i].record_date: i for i in chunk}, readings)
+        result.failed.extend(unwritten)
+        result.stored.extend(i for i in chunk if i not in unwritten)
+    for outcome in (result.duplicates, result.conflicts, result.failed, result.stored):
+        outcome.sort()
+    return result
+
+
+def _existing(table: str, readings: Sequence[Reading]) -> dict[str, Reading]:
+    client = aws.dynamodb()
+    found: dict[str, Reading] = {}
+    for start in range(0, len(readings), _GET_CHUNK):
+        keys: list[Any] = [_key(r) for r in readings[start : start + _GET_CHUNK]]
+        for attempt in range(_BATCH_ATTEMPTS):
+            with _translated("BatchGetItem"):
+                response: Any = client.batch_get_item(
+                    RequestItems={table: {"Keys": keys, "ConsistentRead": True}}
+                )
+            for item in response.get("Responses", {}).get(table, []):
+                reading = Reading.from_item(item)
+                found[reading.record_date] = reading
+            keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            if not keys:
+                break
+            _backoff(attempt)
+        else:
+            raise StorageThrottled("BatchGetItem: keys left unprocessed")
+    return found
+
+
+def _write_chunk(table: str, index_of: dict[str, int], readings: Sequence[Reading]) -> list[int]:
+    """Write one chunk, retrying UnprocessedItems with backoff. Returns the unwritten indexes."""
+    client = aws.dynamodb()
+    requests: list[Any] = [{"PutRequest": {"Item": _item(readings[i])}} for i in index_of.values()]
+    for attempt in range(_BATCH_ATTEMPTS):
+        try:
+            with _translated("BatchWriteItem"):
+                response = client.batch_write_item(RequestItems={table: requests})
+        except StorageThrottled:
+            logger.warning("BatchWriteItem throttled (attempt %d)", attempt + 1)
+        else:
+            requests = response.get("UnprocessedItems", {}).get(table, [])
+            if not requests:
+                return []
+            logger.info(
+                "BatchWriteItem left %d items unprocessed (attempt %d)", len(requests), attempt + 1
+            )
+        _backoff(attempt)
+    return sorted(index_of[r["PutRequest"]["Item"]["Record_Date"]["S"]] for r in requests)
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # full jitter, as AWS recommends
+
+
+def query_day(
+    table: str, day: str, limit: int, after: str | None = None
+) -> tuple[list[Reading], str | None]:
+    """One page of a day's readings in time order, and the Record_Date to resume after."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "Record_Day = :day",
+        "ExpressionAttributeValues": {":day": {"S": day}},
+        "ScanIndexForward": True,
+        "Limit": limit,
+    }
+    if after is not None:
+        request["ExclusiveStartKey"] = {"Record_Day": {"S": day}, "Record_Date": {"S": after}}
+    with _translated("Query"):
+        response = aws.dynamodb().query(**request)
+    items: list[Any] = response.get("Items", [])
+    readings = [Reading.from_item(item) for item in items]
+    last = response.get("LastEvaluatedKey")
+    return readings, (str(last["Record_Date"]["S"]) if last else None)
+
+
+def _item(reading: Reading) -> Any:
+    """The item, typed loosely: the stubs' AttributeValue union does not take plain dicts."""
+    return reading.to_item()
+
+
+def _key(reading: Reading) -> Any:
+    return {"Record_Day": {"S": reading.record_day}, "Record_Date": {"S": reading.record_date}}
