@@ -1,0 +1,306 @@
+"""The device side: post thermostat readings to the ingest Function URL, losing none.
+
+Every reading is first written to a durable local spool (SQLite), then the spool is sent oldest
+first, in batches. A reading leaves the spool only when the function has stored it (or already
+had it), or when the function refuses it as invalid (logged): network errors, timeouts, 429 and
+5xx keep it for the next ``send`` or ``flush``. Requests are signed with SigV4 (service
+``lambda``) through botocore when AWS credentials are configured, as an IAM-auth Function URL
+needs.
+
+    python -m handlers.client send --temperature 65.2 --on --setpoint 64 [--url URL]
+    python -m handlers.client flush [--url URL]
+    python -m handlers.client pending
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import re
+import sqlite3
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from handlers.errors import InvalidReading
+from handlers.readings import Reading, parse_reading
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SPOOL: Final = Path.home() / ".local" / "state" / "thumbstat" / "spool.sqlite3"
+_REGION_IN_URL: Final = re.compile(r"\.lambda-url\.([a-z0-9-]+)\.on\.aws")
+_INDEXED_FIELD: Final = re.compile(r"\[(\d+)\]\.")
+
+
+class Unavailable(Exception):
+    """The function could not be reached, or answered 429/5xx, after every attempt."""
+
+
+@dataclass
+class FlushReport:
+    sent: int = 0
+    dropped: list[str] = field(default_factory=list)  # record_date: why
+    pending: int = 0
+    error: str | None = None
+
+
+class Spool:
+    """A durable FIFO of readings waiting to be sent."""
+
+    def __init__(self, path: Path | str) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a reading survives a power cut
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " body TEXT NOT NULL, queued_at REAL NOT NULL)"
+        )
+
+    def add(self, reading: Reading) -> None:
+        self._db.execute(
+            "INSERT INTO spool (body, queued_at) VALUES (?, ?)",
+            (json.dumps(reading.to_json()), time.time()),
+        )
+
+    def oldest(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        rows = self._db.execute("SELECT id, body FROM spool ORDER BY id LIMIT ?", (limit,))
+        return [(row_id, json.loads(body)) for row_id, body in rows]
+
+    def delete(self, ids: Sequence[int]) -> None:
+        self._db.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM spool").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class ReadingClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        spool_path: Path | str | None = None,
+        timeout: float = 5.0,
+        max_attempts: int = 4,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        batch_size: int = 500,
+        sign: bool | None = None,
+        region: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url.rstrip("/") + "/"
+        self.spool = Spool(spool_path or os.environ.get("THUMBSTAT_SPOOL") or DEFAULT_SPOOL)
+        self.timeout, self.max_attempts = timeout, max_attempts
+        self.backoff, self.max_backoff = backoff, max_backoff
+        self.batch_size = batch_size
+        self._sign, self._region = sign, region
+        self._sleep = sleep
+
+    def send(self, reading: Reading) -> FlushReport:
+        """Spool the reading, then send everything pending, oldest first."""
+        self.spool.add(reading)
+        return self.flush()
+
+    def flush(self) -> FlushReport:
+        report = FlushReport()
+        batch_size = self.batch_size
+        while rows := self.spool.oldest(batch_size):
+            ids = [row_id for row_id, _ in rows]
+            bodies = [body for _, body in rows]
+            try:
+                status, answer = self._post(bodies[0] if len(bodies) == 1 else bodies)
+            except Unavailable as exc:
+                report.error = str(exc)
+                break
+            if status == 413 and len(rows) > 1:
+                batch_size = max(1, len(rows) // 2)
+                continue
+            if 200 <= status < 300 or status in (400, 409, 413, 422):
+                refused = self._refused(status, answer, len(rows))
+                for index in refused:
+                    why = f"{bodies[index].get('record_date')}: {status} {answer.get('error')}"
+                    logger.warning(
+                        "dropping reading the function refused: %s %s",
+                        why,
+                        answer.get("details", ""),
+                    )
+                    report.dropped.append(why)
+                if status == 422 and refused != set(range(len(rows))):
+                    self.spool.delete([ids[i] for i in refused])
+                    continue  # resend the valid rest
+                self.spool.delete(ids)
+                report.sent += len(rows) - len(refused)
+                continue
+            # 401, 403, 404, ...: a configuration problem; the readings stay.
+            report.error = f"the function answered {status}: {answer.get('error', answer)}"
+            break
+        report.pending = len(self.spool)
+        return report
+
+    @staticmethod
+    def _refused(status: int, answer: dict[str, Any], count: int) -> set[int]:
+        """Which of the sent readings the function refused for good."""
+        if 200 <= status < 300:
+            return set()
+        if count > 1 and status == 409:
+            return set(answer.get("conflicts", []))
+        if count > 1 and status == 422:
+            indexes = {
+                int(m.group(1))
+                for key in answer.get("details", {})
+                if (m := _INDEXED_FIELD.match(key))
+            }
+            return {i for i in indexes if i < count} or set(range(count))
+        return set(range(count))
+
+    def _post(self, payload: Any) -> tuple[int, dict[str, Any]]:
+        body = json.dumps(payload).encode()
+        for attempt in range(self.max_attempts):
+            retry_after: float | None = None
+            try:
+                request = urllib.request.Request(
+                    self.url, data=body, method="POST", headers=self._headers(body)
+                )
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return response.status, _json(response.read())
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429 and exc.code < 500:
+                    return exc.code, _json(exc.read())
+                problem = f"HTTP {exc.code}"
+                retry_after = _seconds(exc.headers.get("retry-after"))
+            except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
+                problem = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+            logger.info("attempt %d of %d failed: %s", attempt + 1, self.max_attempts, problem)
+            if attempt + 1 < self.max_attempts:
+                delay = retry_after or random.uniform(0, self.backoff * 2**attempt)
+                self._sleep(min(delay, self.max_backoff))
+        raise Unavailable(f"{problem} after {self.max_attempts} attempts")
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        headers = {"content-type": "application/json"}
+        if self._sign is False:
+            return headers
+        import botocore.session  # only devices that sign pay for botocore's import
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        session = botocore.session.get_session()
+        credentials = session.get_credentials()
+        if credentials is None:
+            if self._sign:
+                raise Unavailable("signing was asked for but no AWS credentials are configured")
+            self._sign = False  # look once, not on every request
+            return headers
+        match = _REGION_IN_URL.search(self.url)
+        region = (
+            self._region
+            or (match.group(1) if match else None)
+            or session.get_config_variable("region")
+            or "us-east-1"
+        )
+        request = AWSRequest(method="POST", url=self.url, data=body, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
+        return dict(request.headers.items())
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _json(data: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return {"error": data[:200].decode(errors="replace")}
+    return parsed if isinstance(parsed, dict) else {"answer": parsed}
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def now_rfc3339() -> str:
+    """Local time with its offset, as the original device sent it (plus the offset)."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m handlers.client",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("THUMBSTAT_URL"),
+        help="the ingest Function URL (default: $THUMBSTAT_URL)",
+    )
+    parser.add_argument(
+        "--spool", help=f"spool file (default: $THUMBSTAT_SPOOL or {DEFAULT_SPOOL})"
+    )
+    parser.add_argument("--no-sign", action="store_true", help="never sign requests")
+    parser.add_argument("--timeout", type=float, default=5.0)
+    commands = parser.add_subparsers(dest="command", required=True)
+    send = commands.add_parser("send", help="spool one reading and send all pending")
+    send.add_argument("--temperature", required=True)
+    state = send.add_mutually_exclusive_group(required=True)
+    state.add_argument("--on", dest="thermostat_on", action="store_true")
+    state.add_argument("--off", dest="thermostat_on", action="store_false")
+    send.add_argument("--setpoint", required=True, help="the thermostat value (0-65535)")
+    send.add_argument("--date", help="RFC 3339 timestamp (default: now, local time)")
+    commands.add_parser("flush", help="send all pending readings")
+    commands.add_parser("pending", help="count the readings waiting in the spool")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+
+    if args.command != "pending" and not args.url:
+        parser.error("give the Function URL with --url or THUMBSTAT_URL")
+    client = ReadingClient(
+        args.url or "http://unused",
+        spool_path=args.spool,
+        timeout=args.timeout,
+        sign=False if args.no_sign else None,
+    )
+    try:
+        if args.command == "pending":
+            sys.stdout.write(f"{len(client.spool)}\n")
+            return 0
+        if args.command == "send":
+            try:
+                reading = parse_reading(
+                    {
+                        "record_date": args.date or now_rfc3339(),
+                        "thermostat_on": args.thermostat_on,
+                        "temperature": args.temperature,
+                        "thermostat_value": args.setpoint,
+                    }
+                )
+            except InvalidReading as exc:
+                parser.error(str(exc))
+            report = client.send(reading)
+        else:
+            report = client.flush()
+    finally:
+        client.close()
+    sys.stdout.write(json.dumps(report.__dict__) + "\n")
+    # Spooled for later is not a failure: nothing is lost. Refused readings are.
+    return 1 if report.dropped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Local stand-ins for what AWS provides around the functions (Function URLs, ...)."""
