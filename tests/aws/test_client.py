@@ -181,9 +181,18 @@ def test_the_spool_survives_a_restart_of_the_client_process(
             timeout=120,
         )
 
-    for temperature in ("65.2", "66.0"):
+    for minute, temperature in ((1, "65.2"), (2, "66.0")):
         queued = cli(
-            "--url", down, "send", "--temperature", temperature, "--on", "--setpoint", "64"
+            "--url",
+            down,
+            "send",
+            "--temperature",
+            temperature,
+            "--on",
+            "--setpoint",
+            "64",
+            "--date",
+            f"2026-11-21T08:0{minute}:00+01:00",
         )
         assert queued.returncode == 0, queued.stderr
     assert cli("pending").stdout.strip() == "2"
@@ -193,3 +202,30 @@ def test_the_spool_survives_a_restart_of_the_client_process(
     assert cli("pending").stdout.strip() == "0"
     temperatures = sorted(item["Temperature"]["N"] for item in readings_table.items())
     assert temperatures == ["65.2", "66.0"]
+
+
+def test_requests_are_signed_for_lambda_when_credentials_are_configured(
+    aws_env: str, tmp_path: Path
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    def record(event: dict[str, object]) -> dict[str, object]:
+        seen.append(event["headers"])  # type: ignore[arg-type]
+        return {"statusCode": 201, "body": "{}"}
+
+    with serving(record) as url:
+        device = ReadingClient(url, spool_path=tmp_path / "spool.sqlite3", region="eu-west-2")
+        assert device.send(reading(1)).sent == 1
+
+    authorization = seen[0]["authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/eu-west-2/lambda/aws4_request" in authorization
+    assert "x-amz-date" in seen[0] and "x-amz-security-token" in seen[0]
+
+
+def test_region_is_read_from_the_function_url_host(aws_env: str, tmp_path: Path) -> None:
+    device = ReadingClient(
+        "https://abc123.lambda-url.ap-southeast-2.on.aws/", spool_path=tmp_path / "spool.sqlite3"
+    )
+    headers = device._headers(b"{}")
+    assert "/ap-southeast-2/lambda/aws4_request" in headers["Authorization"]
