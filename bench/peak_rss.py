@@ -8,21 +8,30 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from pathlib import Path
 
 from bench import images
 from bench.methods import METHODS
 
 
-def _max_rss_mb() -> float:
+def max_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over
+    from the parent across fork and exec, so a child of a big pytest process would report the
+    parent's peak and every increase below it would read as zero."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
 def main(method: str, image: str) -> None:
     data = images.load(image)
     function = METHODS[method]
-    before = _max_rss_mb()
+    before = max_rss_mb()
     function(data)
-    after = _max_rss_mb()
+    after = max_rss_mb()
     print(json.dumps({"max_rss_mb": round(after, 1), "added_mb": round(after - before, 1)}))
 
 

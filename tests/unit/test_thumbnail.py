@@ -256,17 +256,17 @@ def test_mangled_images_raise_only_image_rejected(data: st.DataObject) -> None:
 
 
 PEAK_RSS = """
-import json, resource, sys
+import json, sys
+from bench.peak_rss import max_rss_mb
 from handlers.thumbnail import ImageRejected, make_thumbnail
 make_thumbnail(open(sys.argv[2], "rb").read())  # warm up the decoders' own allocations
 data = open(sys.argv[1], "rb").read()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = max_rss_mb()
 try:
     outcome = make_thumbnail(data).format
 except ImageRejected as rejected:
     outcome = rejected.reason
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"outcome": outcome, "added_mb": (after - before) / 1024}))
+print(json.dumps({"outcome": outcome, "added_mb": max_rss_mb() - before}))
 """
 
 
