@@ -97,9 +97,17 @@ def _make_handler(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serving(invoke: Invoke, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``invoke`` as a Function URL; yields the base URL."""
-    server = ThreadingHTTPServer((host, port), _make_handler(invoke))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    with serve_in_thread(_make_handler(invoke), host, port) as url:
+        yield url
+
+
+@contextmanager
+def serve_in_thread(
+    handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0
+) -> Iterator[str]:
+    """Run an HTTP server for ``handler`` in a daemon thread; yields its base URL."""
+    server = ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://{host}:{server.server_port}"
     finally:

@@ -10,14 +10,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from handlers import ingest
 from handlers.client import ReadingClient
-from handlers.local.function_url import serving
+from handlers.local.function_url import serve_in_thread, serving
 from handlers.readings import Reading
 from tests.aws.conftest import ReadingsTable
 
@@ -89,13 +89,8 @@ def flaky(upstream: str) -> Iterator[tuple[Faults, str]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield faults, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_in_thread(Handler) as url:
+        yield faults, url
 
 
 def reading(minute: int) -> Reading:
