@@ -8,10 +8,14 @@ from __future__ import annotations
 import json
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bench import images
 from bench.methods import METHODS
+
+T = TypeVar("T")
 
 
 def max_rss_mb() -> float:
@@ -26,13 +30,17 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def main(method: str, image: str) -> None:
-    data = images.load(image)
-    function = METHODS[method]
+def measure(function: Callable[[bytes], T], data: bytes) -> tuple[T, dict[str, float]]:
+    """Run ``function(data)``; its result and the peak RSS it reached and added."""
     before = max_rss_mb()
-    function(data)
+    result = function(data)
     after = max_rss_mb()
-    print(json.dumps({"max_rss_mb": round(after, 1), "added_mb": round(after - before, 1)}))
+    return result, {"max_rss_mb": round(after, 1), "added_mb": round(after - before, 1)}
+
+
+def main(method: str, image: str) -> None:
+    _, memory = measure(METHODS[method], images.load(image))
+    print(json.dumps(memory))
 
 
 if __name__ == "__main__":

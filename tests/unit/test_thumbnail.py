@@ -257,16 +257,18 @@ def test_mangled_images_raise_only_image_rejected(data: st.DataObject) -> None:
 
 PEAK_RSS = """
 import json, sys
-from bench.peak_rss import max_rss_mb
+from bench.peak_rss import measure
 from handlers.thumbnail import ImageRejected, make_thumbnail
-make_thumbnail(open(sys.argv[2], "rb").read())  # warm up the decoders' own allocations
-data = open(sys.argv[1], "rb").read()
-before = max_rss_mb()
-try:
-    outcome = make_thumbnail(data).format
-except ImageRejected as rejected:
-    outcome = rejected.reason
-print(json.dumps({"outcome": outcome, "added_mb": max_rss_mb() - before}))
+
+def outcome(data):
+    try:
+        return make_thumbnail(data).format
+    except ImageRejected as rejected:
+        return rejected.reason
+
+outcome(open(sys.argv[2], "rb").read())  # warm up the decoders' own allocations
+result, memory = measure(outcome, open(sys.argv[1], "rb").read())
+print(json.dumps({"outcome": result, **memory}))
 """
 
 
