@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import os
-import random
 import re
 import sqlite3
 import sys
@@ -33,6 +32,7 @@ from typing import Any, Final
 
 from handlers.errors import InvalidReading
 from handlers.readings import Reading, parse_reading
+from handlers.retry import full_jitter
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class ReadingClient:
                 problem = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
             logger.info("attempt %d of %d failed: %s", attempt + 1, self.max_attempts, problem)
             if attempt + 1 < self.max_attempts:
-                delay = retry_after or random.uniform(0, self.backoff * 2**attempt)
+                delay = retry_after or full_jitter(attempt, self.backoff)
                 self._sleep(min(delay, self.max_backoff))
         raise Unavailable(f"{problem} after {self.max_attempts} attempts")
 

@@ -7,7 +7,6 @@ the cause chained for the log; nothing DynamoDB says travels further.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers import aws
 from handlers.errors import DuplicateReading, StorageError, StorageThrottled
 from handlers.readings import Reading
+from handlers.retry import full_jitter
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _write_chunk(table: str, index_of: dict[str, int], readings: Sequence[Readin
 
 
 def _backoff(attempt: int) -> None:
-    time.sleep(random.uniform(0, 0.05 * 2**attempt))  # full jitter, as AWS recommends
+    time.sleep(full_jitter(attempt, 0.05))
 
 
 def query_day(
