@@ -129,7 +129,7 @@ def _post_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     if isinstance(payload, list):
         return _store_batch(payload, config)
     reading = parse_reading(payload)
-    extra = _ignored(payload)
+    extra = _ignored([payload])
     if readings_store.put_reading(config.readings_table, reading):
         return 201, {"stored": 1, **extra}, {}
     return 200, {"stored": 0, "duplicate": True, **extra}, {}
@@ -157,8 +157,7 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
         "conflicts": result.conflicts,
         "failed": result.failed,
     }
-    for obj in payload:
-        body.update(_ignored(obj))
+    body.update(_ignored(payload))
     if result.failed:
         body["error"] = NOT_SAVED
         return 503, body, {"retry-after": "1"}
@@ -168,8 +167,11 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
     return (201 if result.stored else 200), body, {}
 
 
-def _ignored(obj: Any) -> dict[str, Any]:
-    unknown = unknown_fields(obj) if isinstance(obj, Mapping) else []
+def _ignored(objs: list[Any]) -> dict[str, Any]:
+    """The unknown fields of all the readings, for the answer (none: no key)."""
+    unknown = sorted(
+        {name for obj in objs if isinstance(obj, Mapping) for name in unknown_fields(obj)}
+    )
     return {"ignored_fields": unknown} if unknown else {}
 
 

@@ -234,3 +234,12 @@ def test_health(readings_table: ReadingsTable) -> None:
         200,
         {"status": "ok", "request_id": "9b5e2d0f-4c3e-5f7a-0b2c-3d4e5f6a7b8c"},
     )
+
+
+def test_unknown_fields_of_every_reading_in_a_batch_are_reported(
+    readings_table: ReadingsTable,
+) -> None:
+    status, body, _ = post(
+        [{**reading(1), "humidity": 40}, {**reading(2), "firmware": "2.1"}, reading(3)]
+    )
+    assert (status, body["ignored_fields"]) == (201, ["firmware", "humidity"])
