@@ -65,12 +65,11 @@ def settings() -> IngestSettings:
 
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     started = time.perf_counter()
-    http = event.get("requestContext", {}).get("http", {})
+    request_context = event.get("requestContext") or {}
+    http = request_context.get("http") or {}
     method = str(http.get("method", "GET")).upper()
     path = str(event.get("rawPath") or http.get("path") or "/")
-    request_id = str(
-        event.get("requestContext", {}).get("requestId") or getattr(context, "aws_request_id", "")
-    )
+    request_id = str(request_context.get("requestId") or getattr(context, "aws_request_id", ""))
     try:
         status, body, headers = _route(method, path)(event, settings())
     except ThumbstatError as exc:
