@@ -237,8 +237,10 @@ def test_output_size(size: tuple[int, int], max_size: int, expected: tuple[int, 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
-def test_mangled_images_raise_only_image_rejected(data: st.DataObject) -> None:
-    seed = (ROOT.parent / "shared/fixtures/images/Landscape_3.jpg").read_bytes()
+def test_mangled_images_raise_only_image_rejected(
+    read_image: ReadImage, data: st.DataObject
+) -> None:
+    seed = read_image("Landscape_3.jpg")
     cut = data.draw(st.integers(0, len(seed)))
     flips = data.draw(
         st.lists(st.tuples(st.integers(0, len(seed) - 1), st.integers(0, 255)), max_size=8)
