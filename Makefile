@@ -9,24 +9,28 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# Reinstalled only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
 
-lint:
+install: $(VENV)/.installed
+
+lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck:
+typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-unit:
+unit: $(VENV)/.installed
 	$(BIN)/pytest
 
 # Lint, type check, then every test.
 test: lint typecheck unit
 
 # Core benchmarks (naive vs tuned vs peers); pip install -e '.[dev,bench]' adds the peers.
-bench:
+bench: $(VENV)/.installed
 	$(BIN)/pytest bench/ --benchmark-only --benchmark-enable -p no:cacheprovider
 
 clean:
