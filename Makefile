@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint typecheck unit bench clean
+.PHONY: install test lint typecheck unit bench deploy deploy-code destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ test: lint typecheck unit
 # Core benchmarks (naive vs tuned vs peers); pip install -e '.[dev,bench]' adds the peers.
 bench: $(VENV)/.installed
 	$(BIN)/pytest bench/ --benchmark-only --benchmark-enable -p no:cacheprovider
+
+# Deploy to the AWS account of your credentials (needs Docker with buildx). ARGS is passed on,
+# e.g. make deploy ARGS="--param FunctionUrlAuthType=NONE" or ARGS=--dry-run.
+deploy: $(VENV)/.installed
+	$(BIN)/python -m infra.deploy deploy $(ARGS)
+
+deploy-code: $(VENV)/.installed
+	$(BIN)/python -m infra.deploy deploy-code $(ARGS)
+
+# Keeps the bucket and the tables; DELETE_DATA=1 deletes them too.
+destroy: $(VENV)/.installed
+	$(BIN)/python -m infra.deploy destroy $(if $(DELETE_DATA),--delete-data) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

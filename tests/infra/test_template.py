@@ -1,0 +1,246 @@
+"""infra/template.yaml: lint, least privilege, and a deployment to moto's server over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from handlers import tables
+from infra.deploy import TEMPLATE
+from tests.infra.conftest import DIGEST, NOT_IN_MOTO
+
+Template = dict[str, Any]
+
+
+def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def statements(template: Template) -> list[tuple[str, dict[str, Any]]]:
+    """Every IAM statement granted to a role or a managed policy, with its owner's name."""
+    found = []
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            found += [(name, s) for s in policy["PolicyDocument"]["Statement"]]
+    for name, policy in resources(template, "AWS::IAM::ManagedPolicy").items():
+        found += [(name, s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_cfn_lint_is_clean() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_wildcard_actions_or_resources(template: Template) -> None:
+    for owner, statement in statements(template):
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, (owner, action)
+        for resource in as_list(statement["Resource"]):
+            assert resource != "*", (owner, statement)
+
+
+def test_resize_reads_only_sources_and_writes_only_thumbnails(template: Template) -> None:
+    granted = {s["Sid"]: s for owner, s in statements(template) if owner == "ResizeRole"}
+    assert granted["ReadSources"]["Action"] == "s3:GetObject"
+    assert granted["ReadSources"]["Resource"] == {"Fn::Sub": "${UploadBucket.Arn}/${SourcePrefix}*"}
+    assert granted["WriteThumbnails"]["Action"] == "s3:PutObject"
+    assert granted["WriteThumbnails"]["Resource"] == {
+        "Fn::Sub": "${UploadBucket.Arn}/${ThumbnailPrefix}*"
+    }
+    assert set(granted["IndexRows"]["Action"]) == {"dynamodb:PutItem", "dynamodb:GetItem"}
+    assert granted["IndexRows"]["Resource"] == {"Fn::GetAtt": ["IndexTable", "Arn"]}
+    actions = {a for s in granted.values() for a in as_list(s["Action"])}
+    assert not any(
+        a.startswith("s3:") and a not in ("s3:GetObject", "s3:PutObject") for a in actions
+    )
+
+
+def test_ingest_may_only_write_and_query_readings(template: Template) -> None:
+    granted = [s for owner, s in statements(template) if owner == "IngestRole"]
+    dynamodb = next(s for s in granted if s["Sid"] == "Readings")
+    assert set(dynamodb["Action"]) <= {
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+    }
+    assert dynamodb["Resource"] == {"Fn::GetAtt": ["ReadingsTable", "Arn"]}
+
+
+def test_only_the_source_prefix_triggers_resize(template: Template) -> None:
+    bucket = template["Resources"]["UploadBucket"]["Properties"]
+    [notification] = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": {"Ref": "SourcePrefix"}}
+    ]
+    assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+    )
+    assert "BucketEncryption" in bucket
+
+
+@pytest.mark.parametrize(
+    ("resource", "definition"),
+    [("IndexTable", tables.IMAGE_INDEX), ("ReadingsTable", tables.READINGS)],
+)
+def test_tables_match_the_definitions_the_code_uses(
+    template: Template, resource: str, definition: dict[str, Any]
+) -> None:
+    properties = template["Resources"][resource]["Properties"]
+    for key in ("AttributeDefinitions", "KeySchema", "BillingMode"):
+        assert properties[key] == definition[key]
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    default_name = template["Parameters"][properties["TableName"]["Ref"]]["Default"]
+    assert default_name == definition["TableName"]
+
+
+def test_functions_are_arm64_images_pinned_by_digest(template: Template) -> None:
+    for function in resources(template, "AWS::Lambda::Function").values():
+        properties = function["Properties"]
+        assert (properties["PackageType"], properties["Architectures"]) == ("Image", ["arm64"])
+        parameter = template["Parameters"][properties["Code"]["ImageUri"]["Ref"]]
+        assert parameter["AllowedPattern"] == "^[^@]+@sha256:[0-9a-f]{64}$"
+    ingest = template["Resources"]["IngestFunction"]["Properties"]
+    assert ingest["ReservedConcurrentExecutions"] == {"Ref": "IngestReservedConcurrency"}
+
+
+def test_function_url_defaults_to_iam_auth(template: Template) -> None:
+    [(name, url)] = resources(template, "AWS::Lambda::Url").items()
+    assert url["Properties"] == {
+        "TargetFunctionArn": {"Fn::GetAtt": ["IngestFunction", "Arn"]},
+        "AuthType": {"Ref": "FunctionUrlAuthType"},
+    }
+    auth = template["Parameters"]["FunctionUrlAuthType"]
+    assert (auth["Default"], auth["AllowedValues"]) == ("AWS_IAM", ["AWS_IAM", "NONE"])
+    public = [
+        r
+        for r in resources(template, "AWS::Lambda::Permission").values()
+        if r["Properties"]["Principal"] == "*"
+    ]
+    assert {p["Properties"]["Action"] for p in public} == {
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunction",
+    }
+    assert all(p["Condition"] == "PublicUrl" for p in public)
+    assert template["Outputs"]["FunctionUrl"]["Value"] == {"Fn::GetAtt": [name, "FunctionUrl"]}
+
+
+def test_device_policy_grants_the_url_of_ingest_only(template: Template) -> None:
+    granted = [s for owner, s in statements(template) if owner == "DevicePolicy"]
+    assert {a for s in granted for a in as_list(s["Action"])} == {
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunction",
+    }
+    assert all(s["Resource"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]} for s in granted)
+
+
+def test_environment_names_are_ones_the_handlers_read(template: Template) -> None:
+    read = set()
+    for module in ("settings", "resize", "ingest"):
+        source = (TEMPLATE.parent.parent / "handlers" / f"{module}.py").read_text()
+        read |= {
+            name
+            for name in (
+                "SOURCE_PREFIX",
+                "THUMBNAIL_PREFIX",
+                "THUMBNAIL_MAX_SIZE",
+                "INDEX_TABLE",
+                "READINGS_TABLE",
+            )
+            if f'"{name}"' in source
+        }
+    for function in resources(template, "AWS::Lambda::Function").values():
+        assert set(function["Properties"]["Environment"]["Variables"]) <= read
+
+
+@pytest.fixture
+def deployed(aws_env: str, moto_template: Path, unique: str) -> dict[str, Any]:
+    cloudformation = boto3.client("cloudformation")
+    stack = f"thumbstat-{unique}"
+    images = {
+        key: f"123456789012.dkr.ecr.us-east-1.amazonaws.com/thumbstat-{name}@{DIGEST}"
+        for key, name in (("ResizeImageUri", "resize"), ("IngestImageUri", "ingest"))
+    }
+    values = {
+        **images,
+        "IndexTableName": f"image_metadata-{unique}",
+        "ReadingsTableName": f"Shop_Thermostat-{unique}",
+    }
+    given: list[Any] = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+    cloudformation.create_stack(
+        StackName=stack,
+        TemplateBody=moto_template.read_text(),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=given,
+    )
+    cloudformation.get_waiter("stack_create_complete").wait(
+        StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    summaries = cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    return {
+        "outputs": {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]},
+        "resources": {s["LogicalResourceId"]: s for s in summaries},
+        "template": json.loads(moto_template.read_text()),
+    }
+
+
+# What moto's CloudFormation accepts but does not create (it records no resource for them).
+MOTO_PLACEHOLDERS = {"AWS::SQS::QueuePolicy"}
+
+
+def test_every_resource_is_created_on_moto(deployed: dict[str, Any], template: Template) -> None:
+    expected = {
+        name
+        for name, resource in deployed["template"]["Resources"].items()
+        if "Condition" not in resource and resource["Type"] not in MOTO_PLACEHOLDERS
+    }
+    created = {
+        name
+        for name, summary in deployed["resources"].items()
+        if summary["ResourceStatus"] == "CREATE_COMPLETE"
+    }
+    assert expected <= created
+    # Everything not deployed to moto is accounted for.
+    left_out = set(template["Resources"]) - set(deployed["template"]["Resources"])
+    assert {template["Resources"][n]["Type"] for n in left_out} <= NOT_IN_MOTO
+
+
+def test_deployed_resources_are_configured(deployed: dict[str, Any]) -> None:
+    outputs = deployed["outputs"]
+    index = boto3.client("dynamodb").describe_table(TableName=outputs["IndexTableName"])["Table"]
+    assert index["KeySchema"] == tables.IMAGE_INDEX["KeySchema"]
+    readings = boto3.client("dynamodb").describe_table(TableName=outputs["ReadingsTableName"])[
+        "Table"
+    ]
+    assert readings["KeySchema"] == tables.READINGS["KeySchema"]
+
+    queue = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=outputs["UploadQueueUrl"], AttributeNames=["All"]
+    )["Attributes"]
+    assert json.loads(queue["RedrivePolicy"])["maxReceiveCount"] == 5
+
+    lambda_ = boto3.client("lambda")
+    resize = lambda_.get_function_configuration(FunctionName=outputs["ResizeFunctionName"])
+    assert resize["Environment"]["Variables"]["INDEX_TABLE"] == outputs["IndexTableName"]
+    assert resize["Environment"]["Variables"]["THUMBNAIL_PREFIX"] == "thumbnails/"
+    [mapping] = lambda_.list_event_source_mappings(FunctionName=outputs["ResizeFunctionName"])[
+        "EventSourceMappings"
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
