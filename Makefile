@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint typecheck unit bench deploy deploy-code destroy clean
+.PHONY: install test lint typecheck unit bench demo up deploy deploy-code destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ typecheck: $(VENV)/.installed
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest
+
+# The main job on the embedded stack (moto's server + awslambdaric): no Docker, no AWS account.
+demo: $(VENV)/.installed
+	$(BIN)/python -m handlers.local.demo
+
+# The same stack, left running (PORT=8080 pins the Function URL's port).
+up: $(VENV)/.installed
+	$(BIN)/python -m handlers.local.demo --stay-up $(if $(PORT),--port $(PORT))
 
 # Lint, type check, then every test.
 test: lint typecheck unit

@@ -52,6 +52,7 @@ class Report:
     max_memory_used_mb: int
     init_duration_ms: float | None = None  # set on a cold start only
     status: str = "ok"
+    note: str = ""  # what the invocation carried, for people reading a table of reports
 
     @property
     def billed_duration_ms(self) -> int:

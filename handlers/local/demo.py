@@ -1,0 +1,230 @@
+"""The main job, on the embedded stack: no Docker, no AWS account.
+
+    make demo    upload sample images and post readings, wait, print what happened
+    make up      the same stack, left running, with commands to try
+
+Images are uploaded to the bucket; S3 notifies the queue; the router invokes resize (under the
+real awslambdaric) with SQS batches; thumbnails and index rows appear. Readings go through the
+device client to the local Function URL of ingest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from handlers import aws
+from handlers.client import ReadingClient
+from handlers.local.runtime import Report
+from handlers.local.stack import SOURCE_PREFIX, EmbeddedStack, embedded
+from handlers.readings import Reading
+
+# Sample uploads: generated photos and screenshots (bench/images.py), a key with spaces, and a
+# file that is not an image (it gets a "rejected" row, not a retry loop).
+SAMPLES = {
+    "cat.jpg": "cat-2mb",
+    "holiday photos/beach 1.jpg": "photo-12mp",
+    "camera/IMG_0001.jpg": "photo-24mp",
+    "screenshots/desktop 4k.png": "screenshot-4k",
+    "screenshots/dialog.png": "screenshot-small",
+}
+NOT_AN_IMAGE = "notes/not-an-image.jpg"
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def upload_samples(stack: EmbeddedStack) -> list[str]:
+    from bench import images  # generated on first use, then cached
+
+    s3 = aws.s3()
+    keys = []
+    for name, spec in SAMPLES.items():
+        data = images.load(spec)
+        key = SOURCE_PREFIX + name
+        s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=data)
+        out(f"  uploaded s3://{stack.resources.bucket}/{key} ({len(data) / 1e6:.1f} MB)")
+        keys.append(key)
+    key = SOURCE_PREFIX + NOT_AN_IMAGE
+    s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=b"shopping list: milk, eggs\n")
+    out(f"  uploaded s3://{stack.resources.bucket}/{key} (not an image)")
+    return [*keys, key]
+
+
+def post_readings(stack: EmbeddedStack, spool: Path) -> str:
+    """One live reading, then a backlog the device kept while offline. Returns the day."""
+    now = datetime.now().astimezone().replace(microsecond=0)
+    client = ReadingClient(stack.function_url, spool_path=spool, sign=False)
+    try:
+        for minutes in range(30, 0, -1):  # the backlog, queued while "offline"
+            at = now - timedelta(minutes=minutes)
+            client.spool.add(Reading(at.isoformat(), minutes % 3 != 0, 64.0 + minutes / 10, 64))
+        report = client.send(Reading(now.isoformat(), True, 65.2, 64))
+    finally:
+        client.close()
+    out(f"  sent {report.sent} readings ({report.pending} left in the spool)")
+    return now.date().isoformat()
+
+
+def wait_for_index(stack: EmbeddedStack, keys: list[str], timeout_s: float = 180) -> None:
+    dynamodb = aws.dynamodb()
+    deadline = time.monotonic() + timeout_s
+    done = 0
+    while time.monotonic() < deadline:
+        rows = dynamodb.scan(TableName=stack.resources.index_table, Select="COUNT")["Count"]
+        if rows != done:
+            done = rows
+            sys.stdout.write(f"\r  indexed {done}/{len(keys)}")
+            sys.stdout.flush()
+        if done >= len(keys):
+            out()
+            return
+        time.sleep(0.25)
+    out()
+    raise SystemExit(f"timed out: {done} of {len(keys)} images indexed after {timeout_s:.0f} s")
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join("  " + line.rstrip() for line in lines)
+
+
+def show_index(stack: EmbeddedStack) -> None:
+    items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
+    rows = [["id", "status", "thumbnail-path", "size", "bytes", "source"]]
+    for item in sorted(items, key=lambda i: i["id"]["S"]):
+        value: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
+        rows.append(
+            [
+                value["id"],
+                value["status"] + (f" ({value['reason']})" if "reason" in value else ""),
+                value.get("thumbnail-path", "-"),
+                f"{value['width']}x{value['height']}" if "width" in value else "-",
+                value.get("bytes", "-"),
+                f"{value.get('source-format', '?')} {value.get('source-width', '?')}x"
+                f"{value.get('source-height', '?')}"
+                if "source-format" in value
+                else "-",
+            ]
+        )
+    out(table(rows))
+
+
+def show_readings(stack: EmbeddedStack, day: str) -> None:
+    url = f"{stack.function_url}/readings?day={day}&limit=1000"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        page = json.loads(response.read())
+    readings = page["readings"]
+    out(f"  GET /readings?day={day}: {len(readings)} readings, oldest and newest:")
+    rows = [["record_date", "thermostat_on", "temperature", "thermostat_value"]]
+    for reading in [*readings[:3], *readings[-2:]]:
+        rows.append([str(reading[k]) for k in rows[0]])
+    out(table(rows))
+
+
+def show_reports(stack: EmbeddedStack) -> None:
+    rows = [
+        [
+            "function",
+            "event",
+            "start",
+            "Init Duration",
+            "Duration",
+            "Billed Duration",
+            "Memory Size",
+            "Max Memory Used",
+        ]
+    ]
+    reports: list[Report] = [r for f in stack.functions.values() for r in f.reports]
+    for report in reports:
+        rows.append(
+            [
+                report.function,
+                report.note,
+                "cold" if report.init_duration_ms is not None else "warm",
+                f"{report.init_duration_ms:.0f} ms" if report.init_duration_ms is not None else "-",
+                f"{report.duration_ms:.1f} ms",
+                f"{report.billed_duration_ms} ms",
+                f"{report.memory_size_mb} MB",
+                f"{report.max_memory_used_mb} MB",
+            ]
+        )
+    out(table(rows))
+
+
+def try_commands(stack: EmbeddedStack, day: str) -> str:
+    endpoint, bucket, url = stack.endpoint, stack.resources.bucket, stack.function_url
+    return f"""
+The stack stays up until Ctrl-C. Try:
+  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=thumbstat-local \\
+         AWS_SECRET_ACCESS_KEY=thumbstat-local AWS_DEFAULT_REGION=us-east-1
+  aws s3 cp my-photo.jpg s3://{bucket}/{SOURCE_PREFIX}my-photo.jpg
+  aws s3 ls s3://{bucket}/thumbnails/ --recursive
+  aws dynamodb scan --table-name {stack.resources.index_table}
+  python -m handlers.client --url {url} --no-sign send --temperature 65.2 --on --setpoint 64
+  curl '{url}/readings?day={day}'
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stay-up", action="store_true", help="keep the stack running")
+    parser.add_argument(
+        "--port", type=int, default=0, help="the ingest Function URL's port (default: any free one)"
+    )
+    parser.add_argument("--moto-port", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    workdir = Path(tempfile.mkdtemp(prefix="thumbstat-demo-"))
+    log_path = workdir / "functions.log"
+    with (
+        log_path.open("wb") as log,
+        embedded(moto_port=args.moto_port, url_port=args.port, log=log) as stack,
+    ):
+        out(
+            f"Embedded stack: moto's server at {stack.endpoint}, ingest Function URL at "
+            f"{stack.function_url}; functions run under awslambdaric (logs: {log_path})"
+        )
+        out("\n1. Uploading sample images")
+        keys = upload_samples(stack)
+        out("\n2. Posting thermostat readings with the device client")
+        day = post_readings(stack, workdir / "spool.sqlite3")
+        out("\n3. Waiting for thumbnails")
+        wait_for_index(stack, keys)
+        out(f"\n4. image_metadata (aws dynamodb scan --table-name {stack.resources.index_table})")
+        show_index(stack)
+        out(f"\n5. {stack.resources.readings_table}")
+        show_readings(stack, day)
+        out("\n6. REPORT lines, as CloudWatch Logs shows them")
+        show_reports(stack)
+        if args.stay_up:
+            out(try_commands(stack, day))
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                out("stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
