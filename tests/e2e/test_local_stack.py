@@ -1,0 +1,88 @@
+"""The embedded stack end to end: moto's server over HTTP, the router, and both functions
+under the real awslambdaric, driven as a user drives it (S3 uploads, the device client)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from handlers import aws
+from handlers.client import ReadingClient
+from handlers.local.stack import EmbeddedStack, embedded
+from handlers.readings import Reading
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    log = tmp_path_factory.mktemp("logs") / "functions.log"
+    with log.open("wb") as sink, embedded(log=sink) as running:
+        yield running
+
+
+def wait_for_rows(stack: EmbeddedStack, count: int, timeout_s: float = 60) -> list[dict[str, str]]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
+        if len(items) >= count or time.monotonic() > deadline:
+            return [{k: next(iter(v.values())) for k, v in i.items()} for i in items]
+        time.sleep(0.2)
+
+
+def test_uploads_become_thumbnails_and_index_rows(
+    stack: EmbeddedStack, read_image: Callable[[str], bytes]
+) -> None:
+    s3 = aws.s3()
+    uploads = {
+        "uploads/holiday/beach day.jpg": read_image("Landscape_6.jpg"),
+        "uploads/flowers.jpeg": read_image("flowers.jpeg"),
+        "uploads/drawing.svg": read_image("check.svg"),
+        "elsewhere/ignored.jpg": read_image("flowers.jpeg"),
+    }
+    for key, data in uploads.items():
+        s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=data)
+
+    rows = {row["id"]: row for row in wait_for_rows(stack, 3)}
+
+    assert set(rows) == {
+        "uploads/holiday/beach day.jpg",
+        "uploads/flowers.jpeg",
+        "uploads/drawing.svg",
+    }
+    assert rows["uploads/drawing.svg"]["status"] == "rejected"
+    assert (
+        rows["uploads/holiday/beach day.jpg"]["thumbnail-path"]
+        == "thumbnails/holiday/beach day.jpg"
+    )
+    listed = s3.list_objects_v2(Bucket=stack.resources.bucket, Prefix="thumbnails/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        "thumbnails/flowers.jpg",
+        "thumbnails/holiday/beach day.jpg",
+    ]
+    resize = stack.functions["resize"].reports
+    assert resize[0].init_duration_ms is not None  # a cold start, measured
+    assert all(r.memory_size_mb == 256 and r.max_memory_used_mb > 0 for r in resize)
+
+
+def test_readings_posted_by_the_device_client_are_stored_and_listed(
+    stack: EmbeddedStack, tmp_path: Path
+) -> None:
+    client = ReadingClient(stack.function_url, spool_path=tmp_path / "spool.sqlite3", sign=False)
+    readings = [
+        Reading(f"2026-11-21T09:{m:02d}:00+01:00", m % 2 == 0, 60 + m, 64) for m in range(5)
+    ]
+    for reading in readings[:-1]:
+        client.spool.add(reading)
+    report = client.send(readings[-1])
+    assert (report.sent, report.pending) == (5, 0)
+
+    url = f"{stack.function_url}/readings?day=2026-11-21"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        page = json.loads(response.read())
+    assert page["readings"] == [r.to_json() for r in readings]
+    ingest = stack.functions["ingest"].reports
+    assert ingest[0].init_duration_ms is not None and ingest[-1].init_duration_ms is None
