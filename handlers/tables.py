@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 IMAGE_INDEX: Final[dict[str, Any]] = {
@@ -28,3 +29,8 @@ READINGS: Final[dict[str, Any]] = {
 def create_table_request(definition: dict[str, Any], name: str | None = None) -> dict[str, Any]:
     """A CreateTable request for ``definition``, optionally under another name."""
     return {**definition, "TableName": name or definition["TableName"]}
+
+
+def plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """An item without its type tags ({"S": "x"} -> "x"), for display and tests."""
+    return {name: next(iter(value.values())) for name, value in item.items()}

@@ -20,9 +20,8 @@ import time
 import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from handlers import aws
+from handlers import aws, tables
 from handlers.client import ReadingClient
 from handlers.local.runtime import Report
 from handlers.local.stack import SOURCE_PREFIX, EmbeddedStack, embedded
@@ -109,7 +108,7 @@ def show_index(stack: EmbeddedStack) -> None:
     items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
     rows = [["id", "status", "thumbnail-path", "size", "bytes", "source"]]
     for item in sorted(items, key=lambda i: i["id"]["S"]):
-        value: dict[str, Any] = {k: next(iter(v.values())) for k, v in item.items()}
+        value = tables.plain(item)
         rows.append(
             [
                 value["id"],

@@ -42,7 +42,7 @@ class Bucket:
         item = self.dynamodb.get_item(
             TableName=self.table, Key={"id": {"S": key}}, ConsistentRead=True
         ).get("Item")
-        return None if item is None else {k: next(iter(v.values())) for k, v in item.items()}
+        return None if item is None else tables.plain(item)
 
     def keys(self, prefix: str = "") -> list[str]:
         listed = self.s3.list_objects_v2(Bucket=self.name, Prefix=prefix)

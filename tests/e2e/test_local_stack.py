@@ -8,10 +8,11 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from handlers import aws
+from handlers import aws, tables
 from handlers.client import ReadingClient
 from handlers.local.stack import EmbeddedStack, embedded
 from handlers.readings import Reading
@@ -24,12 +25,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
         yield running
 
 
-def wait_for_rows(stack: EmbeddedStack, count: int, timeout_s: float = 60) -> list[dict[str, str]]:
+def wait_for_rows(stack: EmbeddedStack, count: int, timeout_s: float = 60) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout_s
     while True:
         items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
         if len(items) >= count or time.monotonic() > deadline:
-            return [{k: next(iter(v.values())) for k, v in i.items()} for i in items]
+            return [tables.plain(item) for item in items]
         time.sleep(0.2)
 
 
