@@ -31,6 +31,16 @@ RESIZE_MEMORY_MB: Final = 256
 INGEST_MEMORY_MB: Final = 128
 
 
+# What each function is configured with, locally: the embedded stack and docker-compose.yml
+# (checked by the tests) set the same values.
+RESIZE_ENVIRONMENT: Final = {
+    "SOURCE_PREFIX": SOURCE_PREFIX,
+    "THUMBNAIL_PREFIX": THUMBNAIL_PREFIX,
+    "INDEX_TABLE": str(tables.IMAGE_INDEX["TableName"]),
+}
+INGEST_ENVIRONMENT: Final = {"READINGS_TABLE": str(tables.READINGS["TableName"])}
+
+
 @dataclass
 class Resources:
     bucket: str
@@ -129,11 +139,7 @@ def embedded(
                 "thumbstat-resize",
                 "handlers.resize.handler",
                 memory_mb=RESIZE_MEMORY_MB,
-                environment={
-                    "SOURCE_PREFIX": SOURCE_PREFIX,
-                    "THUMBNAIL_PREFIX": THUMBNAIL_PREFIX,
-                    "INDEX_TABLE": resources.index_table,
-                },
+                environment=RESIZE_ENVIRONMENT,
                 cwd=ROOT,
                 log=log,
             ),
@@ -141,7 +147,7 @@ def embedded(
                 "thumbstat-ingest",
                 "handlers.ingest.handler",
                 memory_mb=INGEST_MEMORY_MB,
-                environment={"READINGS_TABLE": resources.readings_table},
+                environment=INGEST_ENVIRONMENT,
                 cwd=ROOT,
                 log=log,
             ),
