@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PORT ?= 8080
+MOTO_PORT ?= 4566
 
 .PHONY: install test lint typecheck unit bench demo up deploy deploy-code destroy clean
 
@@ -30,9 +32,9 @@ unit: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/python -m handlers.local.demo
 
-# The same stack, left running (PORT=8080 pins the Function URL's port).
+# The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT), the Function URL on :$(PORT).
 up: $(VENV)/.installed
-	$(BIN)/python -m handlers.local.demo --stay-up $(if $(PORT),--port $(PORT))
+	$(BIN)/python -m handlers.local.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
 
 # Lint, type check, then every test.
 test: lint typecheck unit
