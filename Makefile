@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 MOTO_PORT ?= 4566
 
-.PHONY: install test lint typecheck unit bench demo up deploy deploy-code destroy clean
+.PHONY: install test lint typecheck unit bench bench-e2e bench-report bench-results demo up deploy deploy-code destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,26 @@ up: $(VENV)/.installed
 # Lint, type check, then every test.
 test: lint typecheck unit
 
-# Core benchmarks (naive vs tuned vs peers); pip install -e '.[dev,bench]' adds the peers.
-bench: $(VENV)/.installed
-	$(BIN)/pytest bench/ --benchmark-only --benchmark-enable -p no:cacheprovider
+# The benchmarks need the peers (pyvips, simplejpeg) and matplotlib: the bench extra.
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# Core benchmarks: naive vs Image.thumbnail vs tuned vs pyvips vs the libjpeg-turbo floor.
+bench: $(VENV)/.bench-installed
+	$(BIN)/pytest bench/ --benchmark-only --benchmark-enable -p no:cacheprovider \
+		--benchmark-json=bench/results/core.json
+
+# The same images through the embedded stack, cold and warm, with Lambda-style REPORT figures.
+bench-e2e: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.e2e
+
+# bench/RESULTS.md and its charts, from bench/results/*.json.
+bench-report: $(VENV)/.bench-installed
+	$(BIN)/python -m bench.report
+
+# All three: what bench/RESULTS.md is committed from.
+bench-results: bench bench-e2e bench-report
 
 # Deploy to the AWS account of your credentials (needs Docker with buildx). ARGS is passed on,
 # e.g. make deploy ARGS="--param FunctionUrlAuthType=NONE" or ARGS=--dry-run.

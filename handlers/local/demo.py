@@ -192,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-port", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     workdir = Path(tempfile.mkdtemp(prefix="thumbstat-demo-"))
     log_path = workdir / "functions.log"

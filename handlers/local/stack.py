@@ -112,7 +112,11 @@ def embedded(
     *, moto_port: int = 0, url_port: int = 0, log: IO[bytes] | None = None
 ) -> Iterator[EmbeddedStack]:
     """Start everything; stop it all on exit. The process environment points at moto."""
+    import logging
+
     from moto.server import ThreadedMotoServer  # a development dependency, only needed here
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     server.start()
