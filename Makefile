@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 MOTO_PORT ?= 4566
 
-.PHONY: install test lint typecheck unit bench bench-e2e bench-report bench-results demo up deploy deploy-code destroy clean
+.PHONY: image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up deploy deploy-code destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,21 @@ unit: $(VENV)/.installed
 	$(BIN)/pytest
 
 # The main job on the embedded stack (moto's server + awslambdaric): no Docker, no AWS account.
+# IMAGES=1: the functions run as the images `make image-check` built (podman), not as processes.
 demo: $(VENV)/.installed
-	$(BIN)/python -m handlers.local.demo
+	$(BIN)/python -m handlers.local.demo $(if $(IMAGES),--images)
 
 # The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT), the Function URL on :$(PORT).
 up: $(VENV)/.installed
 	$(BIN)/python -m handlers.local.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
+
+# Build both Dockerfiles with podman (amd64) and run each image through the Runtime API.
+image-check: $(VENV)/.installed
+	$(BIN)/python -m infra.image_check
+
+# The same for arm64 under qemu emulation: a smoke test of the arm64 path, not in CI.
+image-check-arm64: $(VENV)/.installed
+	$(BIN)/python -m infra.image_check --arch arm64
 
 # Lint, type check, then every test.
 test: lint typecheck unit

@@ -37,6 +37,8 @@ SAMPLES = {
     "screenshots/dialog.png": "screenshot-small",
 }
 NOT_AN_IMAGE = "notes/not-an-image.jpg"
+# What `make image-check` builds from the Dockerfiles.
+IMAGES = {name: f"localhost/thumbstat-{name}:check-amd64" for name in ("resize", "ingest")}
 
 
 def out(text: str = "") -> None:
@@ -190,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=0, help="the ingest Function URL's port (default: any free one)"
     )
     parser.add_argument("--moto-port", type=int, default=0)
+    parser.add_argument(
+        "--images",
+        action="store_true",
+        help="run the functions as the images make image-check built (podman)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -197,7 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     log_path = workdir / "functions.log"
     with (
         log_path.open("wb") as log,
-        embedded(moto_port=args.moto_port, url_port=args.port, log=log) as stack,
+        embedded(
+            moto_port=args.moto_port,
+            url_port=args.port,
+            images=IMAGES if args.images else None,
+            log=log,
+        ) as stack,
     ):
         out(
             f"Embedded stack: moto's server at {stack.endpoint}, ingest Function URL at "

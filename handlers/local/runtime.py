@@ -19,11 +19,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 from handlers.local.function_url import serve_in_thread
 
@@ -168,6 +168,40 @@ def _json_or_text(body: bytes) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {"errorMessage": parsed}
 
 
+class Launcher(Protocol):
+    """How a function's runtime client is started."""
+
+    def command(self, handler: str, environment: Mapping[str, str]) -> Sequence[str]:
+        """The command line; ``environment`` is the Lambda environment (Runtime API address,
+        function name, memory size and the function's own variables)."""
+        ...
+
+    def runtime_pid(self, process: subprocess.Popen[bytes]) -> int | None:
+        """The host pid of the runtime client, for its peak memory."""
+        ...
+
+    def stopped(self) -> None:
+        """The process was stopped: release what the launch held."""
+        ...
+
+
+@dataclass
+class Interpreter:
+    """``python -m awslambdaric HANDLER`` on this machine (``-S`` etc. in ``flags``)."""
+
+    python: str = sys.executable
+    flags: Sequence[str] = ()
+
+    def command(self, handler: str, environment: Mapping[str, str]) -> Sequence[str]:
+        return [self.python, *self.flags, "-m", "awslambdaric", handler]
+
+    def runtime_pid(self, process: subprocess.Popen[bytes]) -> int | None:
+        return process.pid
+
+    def stopped(self) -> None:
+        pass
+
+
 class FunctionProcess:
     """One function in one execution environment: invocations are served one at a time."""
 
@@ -179,16 +213,14 @@ class FunctionProcess:
         environment: Mapping[str, str] | None = None,
         memory_mb: int = 128,
         timeout_s: float = 30.0,
-        command: Callable[[str, str], Sequence[str]] | None = None,
+        launcher: Launcher | None = None,
         cwd: Path | None = None,
         log: IO[bytes] | None = None,
     ) -> None:
         self.name, self.handler = name, handler
         self.environment = dict(environment or {})
         self.memory_mb, self.timeout_s = memory_mb, timeout_s
-        self._command = command or (
-            lambda api, handler: [sys.executable, "-m", "awslambdaric", handler]
-        )
+        self.launcher = launcher or Interpreter()
         self.cwd, self.log = cwd, log
         self.reports: list[Report] = []
         self._lock = threading.Lock()
@@ -206,8 +238,7 @@ class FunctionProcess:
         self._server = serve_in_thread(_handler_class(self._state))
         url = self._server.__enter__()
         api = url.removeprefix("http://")
-        env = {
-            **os.environ,
+        lambda_environment = {
             **self.environment,
             "AWS_LAMBDA_RUNTIME_API": api,
             "AWS_LAMBDA_FUNCTION_NAME": self.name,
@@ -219,8 +250,8 @@ class FunctionProcess:
         }
         self._started = time.perf_counter()
         self._process = subprocess.Popen(
-            list(self._command(api, self.handler)),
-            env=env,
+            list(self.launcher.command(self.handler, lambda_environment)),
+            env={**os.environ, **lambda_environment},
             cwd=self.cwd,
             stdout=self.log,
             stderr=subprocess.STDOUT if self.log else None,
@@ -290,10 +321,12 @@ class FunctionProcess:
         return True
 
     def _peak_rss_mb(self) -> int:
-        """VmHWM of the function process: Lambda's Max Memory Used is the environment's peak."""
+        """VmHWM of the runtime client's process: Lambda's Max Memory Used is the peak of the
+        execution environment so far."""
         assert self._process is not None
+        pid = self.launcher.runtime_pid(self._process)
         try:
-            status = Path(f"/proc/{self._process.pid}/status").read_text()
+            status = Path(f"/proc/{pid}/status").read_text() if pid else ""
         except OSError:
             return 0
         for line in status.splitlines():
@@ -302,13 +335,15 @@ class FunctionProcess:
         return 0
 
     def _stop_process(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            self.launcher.stopped()  # a container first: its client then exits by itself
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
         self._process = None
         if self._state is not None:
             self._state.pending.put(None)  # release a /next still waiting

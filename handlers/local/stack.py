@@ -9,15 +9,16 @@ function containers; ``infra/localstack/ready.sh`` creates the same resources th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
 from handlers import aws, tables
+from handlers.local.containers import Container
 from handlers.local.router import Router
-from handlers.local.runtime import FunctionProcess
+from handlers.local.runtime import FunctionProcess, Launcher
 
 BUCKET: Final = "thumbstat-uploads"
 QUEUE: Final = "thumbstat-uploads"
@@ -107,11 +108,23 @@ LOCAL_CREDENTIALS: Final = {
 }
 
 
+def _launcher(images: Mapping[str, str] | None, function: str) -> Launcher | None:
+    return Container(images[function]) if images else None
+
+
 @contextmanager
 def embedded(
-    *, moto_port: int = 0, url_port: int = 0, log: IO[bytes] | None = None
+    *,
+    moto_port: int = 0,
+    url_port: int = 0,
+    log: IO[bytes] | None = None,
+    images: Mapping[str, str] | None = None,
 ) -> Iterator[EmbeddedStack]:
-    """Start everything; stop it all on exit. The process environment points at moto."""
+    """Start everything; stop it all on exit. The process environment points at moto.
+
+    ``images`` ({"resize": IMAGE, "ingest": IMAGE}) runs the functions as containers (podman)
+    instead of processes of this checkout.
+    """
     import logging
 
     from moto.server import ThreadedMotoServer  # a development dependency, only needed here
@@ -146,6 +159,7 @@ def embedded(
                 environment=RESIZE_ENVIRONMENT,
                 cwd=ROOT,
                 log=log,
+                launcher=_launcher(images, "resize"),
             ),
             "ingest": FunctionProcess(
                 "thumbstat-ingest",
@@ -154,6 +168,7 @@ def embedded(
                 environment=INGEST_ENVIRONMENT,
                 cwd=ROOT,
                 log=log,
+                launcher=_launcher(images, "ingest"),
             ),
         }
         router = Router(functions)

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from handlers import tables
-from handlers.local.runtime import FunctionProcess
+from handlers.local.runtime import FunctionProcess, Interpreter
 from tests import events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ def image_process(root: Path, function: str, environment: dict[str, str]) -> Fun
         cwd=root,
         memory_mb=128,
         environment={**environment, "PYTHONPATH": str(root)},
-        command=lambda api, handler: [sys.executable, "-S", "-m", "awslambdaric", handler],
+        launcher=Interpreter(flags=["-S"]),
     )
 
 
