@@ -530,12 +530,27 @@ def invoke_checks(function: str, image: str, outcome: Outcome) -> None:
         )
 
 
-def preflight() -> None:
+def preflight(arch: Arch) -> None:
     missing = [tool for tool in ("podman", "runc", "debootstrap") if shutil.which(tool) is None]
     if missing:
         raise CheckFailed(f"missing {', '.join(missing)}: apt-get install podman runc debootstrap")
+    if arch.name == "arm64":
+        _enable_arm64_emulation()
     CACHE.mkdir(parents=True, exist_ok=True)
     ensure_podman_conf()
+
+
+def _enable_arm64_emulation() -> None:
+    """arm64 binaries run through qemu-user-static, registered with binfmt_misc (flag F, so it
+    works inside chroots and containers)."""
+    entry = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+    if entry.exists() and entry.read_text().startswith("enabled"):
+        return
+    if shutil.which("update-binfmts") is None or not Path("/usr/bin/qemu-aarch64-static").exists():
+        raise CheckFailed("arm64 emulation: apt-get install qemu-user-static binfmt-support")
+    if not Path("/proc/sys/fs/binfmt_misc/register").exists():
+        run(["mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc"])
+    run(["update-binfmts", "--enable", "qemu-aarch64"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -547,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arch = ARCHES[args.arch]
     outcomes = []
     try:
-        preflight()
+        preflight(arch)
         say(
             f"image-check for linux/{arch.name}"
             + (

@@ -18,7 +18,7 @@ from typing import IO, Final
 from handlers import aws, tables
 from handlers.local.containers import Container
 from handlers.local.router import Router
-from handlers.local.runtime import FunctionProcess, Launcher
+from handlers.local.runtime import FunctionProcess
 
 BUCKET: Final = "thumbstat-uploads"
 QUEUE: Final = "thumbstat-uploads"
@@ -40,6 +40,10 @@ RESIZE_ENVIRONMENT: Final = {
     "INDEX_TABLE": str(tables.IMAGE_INDEX["TableName"]),
 }
 INGEST_ENVIRONMENT: Final = {"READINGS_TABLE": str(tables.READINGS["TableName"])}
+FUNCTIONS: Final = {
+    "resize": (RESIZE_MEMORY_MB, RESIZE_ENVIRONMENT),
+    "ingest": (INGEST_MEMORY_MB, INGEST_ENVIRONMENT),
+}
 
 
 @dataclass
@@ -108,10 +112,6 @@ LOCAL_CREDENTIALS: Final = {
 }
 
 
-def _launcher(images: Mapping[str, str] | None, function: str) -> Launcher | None:
-    return Container(images[function]) if images else None
-
-
 @contextmanager
 def embedded(
     *,
@@ -152,24 +152,16 @@ def embedded(
 
         resources = create_resources()
         functions = {
-            "resize": FunctionProcess(
-                "thumbstat-resize",
-                "handlers.resize.handler",
-                memory_mb=RESIZE_MEMORY_MB,
-                environment=RESIZE_ENVIRONMENT,
+            name: FunctionProcess(
+                f"thumbstat-{name}",
+                f"handlers.{name}.handler",
+                memory_mb=memory_mb,
+                environment=environment,
                 cwd=ROOT,
                 log=log,
-                launcher=_launcher(images, "resize"),
-            ),
-            "ingest": FunctionProcess(
-                "thumbstat-ingest",
-                "handlers.ingest.handler",
-                memory_mb=INGEST_MEMORY_MB,
-                environment=INGEST_ENVIRONMENT,
-                cwd=ROOT,
-                log=log,
-                launcher=_launcher(images, "ingest"),
-            ),
+                launcher=Container(images[name]) if images else None,
+            )
+            for name, (memory_mb, environment) in FUNCTIONS.items()
         }
         router = Router(functions)
         stack.callback(router.close)
