@@ -251,6 +251,8 @@ class Deployer:
         try:
             stack = self.cloudformation.describe_stacks(StackName=self.stack)["Stacks"][0]
         except ClientError as exc:
+            # CloudFormation answers a ValidationError for a missing stack; only its message
+            # tells that case from the others.
             if "does not exist" in str(exc):
                 return False
             raise

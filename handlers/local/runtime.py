@@ -276,7 +276,9 @@ class FunctionProcess:
             self._state.pending.put(invocation)
             init_ms = None
             if cold:
-                self._wait(self._state.ready, self.timeout_s, "init")
+                if not self._wait(self._state.ready, self.timeout_s, "init"):
+                    self._stop_process()
+                    raise InvocationFailed("timeout", f"no GET /next within {self.timeout_s} s")
                 if self._state.init_error is not None:
                     self._stop_process()
                     raise InvocationFailed("init", self._state.init_error)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
-from handlers.local.runtime import FunctionProcess, InvocationFailed
+from handlers.local.runtime import FunctionProcess, Interpreter, InvocationFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,3 +85,16 @@ def test_timeout_stops_the_process(function: FunctionProcess) -> None:
     function.timeout_s = 10
     answer, report = function.invoke({"seconds": 0})
     assert answer == "woke up" and report.init_duration_ms is not None  # cold again
+
+
+def test_a_runtime_that_never_asks_for_work_times_out(tmp_path: Path) -> None:
+    class Silent(Interpreter):
+        def command(self, handler: str, environment: Mapping[str, str]) -> Sequence[str]:
+            return [sys.executable, "-c", "import time; time.sleep(60)"]
+
+    process = FunctionProcess("silent", "unused.handler", launcher=Silent(), timeout_s=1)
+    try:
+        with pytest.raises(InvocationFailed, match="no GET /next"):
+            process.invoke({})
+    finally:
+        process.close()
