@@ -31,11 +31,11 @@ unit: $(VENV)/.installed
 # The main job on the embedded stack (moto's server + awslambdaric): no Docker, no AWS account.
 # IMAGES=1: the functions run as the images `make image-check` built (podman), not as processes.
 demo: $(VENV)/.installed
-	$(BIN)/python -m handlers.local.demo $(if $(IMAGES),--images)
+	$(BIN)/python -m devstack.demo $(if $(IMAGES),--images)
 
 # The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT), the Function URL on :$(PORT).
 up: $(VENV)/.installed
-	$(BIN)/python -m handlers.local.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
+	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
 
 # Build both Dockerfiles with podman (amd64) and run each image through the Runtime API.
 image-check: $(VENV)/.installed

@@ -4,7 +4,7 @@
 
 Each image is uploaded twice: once right after the resize function's process was stopped (a
 cold start, with Init Duration) and once to the warm process. The REPORT figures come from the
-router, measured as Lambda measures them (see handlers/local/runtime.py).
+router, measured as Lambda measures them (see devstack/runtime.py).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import images
 from bench.versions import library_versions
+from devstack import samples
+from devstack.runtime import FunctionProcess, Report
+from devstack.stack import SOURCE_PREFIX, EmbeddedStack, embedded
 from handlers import aws
-from handlers.local.runtime import FunctionProcess, Report
-from handlers.local.stack import SOURCE_PREFIX, EmbeddedStack, embedded
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,8 +58,8 @@ def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryFile() as log, embedded(log=log) as stack:
         resize = stack.functions["resize"]
         _wait_for_test_event(resize)
-        for name, spec in images.SPECS.items():
-            data = images.load(name)
+        for name, spec in samples.SPECS.items():
+            data = samples.load(name)
             for start in ("cold", "warm"):
                 if start == "cold":
                     resize.close()  # the next invocation starts a fresh process

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bench import images
 from bench.methods import METHODS
+from devstack import samples
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ def measure(function: Callable[[bytes], T], data: bytes) -> tuple[T, dict[str, f
 
 
 def main(method: str, image: str) -> None:
-    _, memory = measure(METHODS[method], images.load(image))
+    _, memory = measure(METHODS[method], samples.load(image))
     print(json.dumps(memory))
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench import images
 from bench.methods import JPEG_ONLY, METHODS, available
+from devstack import samples
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 15
@@ -38,15 +38,15 @@ def peak_rss(method: str, image: str) -> dict[str, float]:
     return measured
 
 
-@pytest.mark.parametrize("image", list(images.SPECS))
+@pytest.mark.parametrize("image", list(samples.SPECS))
 @pytest.mark.parametrize("method", list(METHODS))
 def test_thumbnail(benchmark: BenchmarkFixture, method: str, image: str) -> None:
-    spec = images.SPECS[image]
+    spec = samples.SPECS[image]
     if not available(method):
         pytest.skip(f"{method} is not installed (pip install -e '.[bench]')")
     if method in JPEG_ONLY and spec.kind != "photo":
         pytest.skip(f"{method} decodes JPEG only")
-    data = images.load(image)
+    data = samples.load(image)
     function = METHODS[method]
     benchmark.group = image
     benchmark.extra_info.update(

@@ -14,7 +14,7 @@ Dockerfiles are built unchanged, as users build them:
 - Wheels are downloaded on the host for the image's platform and handed to the build through a
   build-time ``/etc/pip.conf`` (``no-index``, ``find-links``) mounted with ``-v``.
 
-Each image then runs under the project's own Runtime API (handlers/local/runtime.py) against
+Each image then runs under the project's own Runtime API (devstack/runtime.py) against
 moto's server: an upload is thumbnailed and indexed, readings are stored and read back. The
 checks: non-root, no compiler, Pillow only in resize, bytecode precompiled; reported: size and
 cold start inside the container. Caches (base tarball, wheels) are keyed by their inputs.
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from handlers.local.containers import ensure_podman_conf
+from devstack.containers import ensure_podman_conf
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 CACHE: Final = Path(
@@ -417,9 +417,9 @@ def invoke_checks(function: str, image: str, outcome: Outcome) -> None:
 
     import boto3
 
+    from devstack.containers import Container
+    from devstack.runtime import FunctionProcess, InvocationFailed
     from handlers import tables
-    from handlers.local.containers import Container
-    from handlers.local.runtime import FunctionProcess, InvocationFailed
     from handlers.readings import Reading
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -436,11 +436,11 @@ def invoke_checks(function: str, image: str, outcome: Outcome) -> None:
         )
         try:
             if function == "resize":
-                from bench import images
+                from devstack import samples
 
                 dynamodb.create_table(**tables.IMAGE_INDEX)
                 s3.create_bucket(Bucket="image-check")
-                data = images.load("cat-2mb")
+                data = samples.load("cat-2mb")
                 s3.put_object(Bucket="image-check", Key="uploads/cat.jpg", Body=data)
                 head = s3.head_object(Bucket="image-check", Key="uploads/cat.jpg")
                 record = {

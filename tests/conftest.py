@@ -1,8 +1,7 @@
-"""Fixtures shared by every test layer: the shared image fixtures and moto's server over HTTP."""
+"""Fixtures shared by every test layer: the vendored image fixtures and moto's server over HTTP."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,20 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
-
-
-def _images_dir() -> Path:
-    return Path(
-        os.environ.get("THUMBSTAT_FIXTURES", ROOT.parent / "shared" / "fixtures" / "images")
-    )
+IMAGES = Path(__file__).resolve().parent / "fixtures" / "images"
 
 
 @pytest.fixture(scope="session")
 def images_dir() -> Path:
-    path = _images_dir()
-    if not path.is_dir():
-        pytest.fail(f"shared image fixtures not found at {path} (set THUMBSTAT_FIXTURES)")
-    return path
+    """Real-world images kept in the repository (origin and licence: fixtures/images/README.md)."""
+    return IMAGES
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 #!/bin/bash
 # LocalStack ready hook (mounted into /etc/localstack/init/ready.d/): the same resources, under
-# the same names, as the embedded stack (handlers/local/stack.py) and the deploy template.
+# the same names, as the embedded stack (devstack/stack.py) and the deploy template.
 set -euo pipefail
 
 BUCKET=thumbstat-uploads

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from handlers.local.function_url import serve_in_thread
+from devstack.function_url import serve_in_thread
 
 
 class DynamoDBProxy:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.function_url import serve_in_thread, serving
 from handlers import ingest
 from handlers.client import ReadingClient
-from handlers.local.function_url import serve_in_thread, serving
 from handlers.readings import Reading
 from tests.aws.conftest import ReadingsTable
 

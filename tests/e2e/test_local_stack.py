@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from devstack.stack import EmbeddedStack, embedded
 from handlers import aws, tables
 from handlers.client import ReadingClient
-from handlers.local.stack import EmbeddedStack, embedded
 from handlers.readings import Reading
 
 

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from devstack.function_url import serve_in_thread
+from devstack.router import RieTransport, Router
+from devstack.runtime import InvocationFailed
 from handlers import ingest
-from handlers.local.function_url import serve_in_thread
-from handlers.local.router import RieTransport, Router
-from handlers.local.runtime import InvocationFailed
 from tests import events
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.local.runtime import FunctionProcess, Interpreter, InvocationFailed
+from devstack.runtime import FunctionProcess, Interpreter, InvocationFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from devstack import stack
 from handlers import tables
-from handlers.local import stack
 from tests.packaging.test_images import stages
 
 ROOT = Path(__file__).resolve().parents[2]

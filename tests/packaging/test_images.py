@@ -14,8 +14,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from devstack.runtime import FunctionProcess, Interpreter
 from handlers import tables
-from handlers.local.runtime import FunctionProcess, Interpreter
 from tests import events
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The thumbnail core on real encoded images: the shared fixtures and generated large photos."""
+"""The thumbnail core on real encoded images: the vendored fixtures and generated large photos."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
-from bench import images as generated
 from bench import methods
+from devstack import samples as generated
 from handlers.thumbnail import ImageRejected, Thumbnail, fit_within, make_thumbnail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
-# What users expect of each shared fixture (see ../shared/README.md): output format and whether
+# What users expect of each fixture (see tests/fixtures/images/README.md): output format and whether
 # transparency survives.
 EXPECTED = [
     ("2569067123_aca715a2ee_o.jpg", "JPEG", "RGB"),

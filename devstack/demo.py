@@ -21,13 +21,13 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from devstack.runtime import Report
+from devstack.stack import SOURCE_PREFIX, EmbeddedStack, embedded
 from handlers import aws, tables
 from handlers.client import ReadingClient
-from handlers.local.runtime import Report
-from handlers.local.stack import SOURCE_PREFIX, EmbeddedStack, embedded
 from handlers.readings import Reading
 
-# Sample uploads: generated photos and screenshots (bench/images.py), a key with spaces, and a
+# Sample uploads: generated photos and screenshots (devstack/samples.py), a key with spaces, and a
 # file that is not an image (it gets a "rejected" row, not a retry loop).
 SAMPLES = {
     "cat.jpg": "cat-2mb",
@@ -47,12 +47,12 @@ def out(text: str = "") -> None:
 
 
 def upload_samples(stack: EmbeddedStack) -> list[str]:
-    from bench import images  # generated on first use, then cached
+    from devstack import samples  # generated on first use, then cached
 
     s3 = aws.s3()
     keys = []
     for name, spec in SAMPLES.items():
-        data = images.load(spec)
+        data = samples.load(spec)
         key = SOURCE_PREFIX + name
         s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=data)
         out(f"  uploaded s3://{stack.resources.bucket}/{key} ({len(data) / 1e6:.1f} MB)")

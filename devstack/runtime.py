@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, Any, Final, Protocol
 
-from handlers.local.function_url import serve_in_thread
+from devstack.function_url import serve_in_thread
 
 logger = logging.getLogger(__name__)
 

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
+from devstack.containers import Container
+from devstack.router import Router
+from devstack.runtime import FunctionProcess
 from handlers import aws, tables
-from handlers.local.containers import Container
-from handlers.local.router import Router
-from handlers.local.runtime import FunctionProcess
 
 BUCKET: Final = "thumbstat-uploads"
 QUEUE: Final = "thumbstat-uploads"
 DEAD_LETTER_QUEUE: Final = "thumbstat-uploads-dlq"
 SOURCE_PREFIX: Final = "uploads/"
 THUMBNAIL_PREFIX: Final = "thumbnails/"
-ROOT: Final = Path(__file__).resolve().parents[2]
+ROOT: Final = Path(__file__).resolve().parents[1]
 
 # Memory sizes as deployed (infra/template.yaml defaults): Max Memory Used is read against them.
 RESIZE_MEMORY_MB: Final = 256

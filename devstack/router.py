@@ -11,7 +11,7 @@ Either way the router polls the SQS queue that receives the bucket's notificatio
 resize with batches, as an event source mapping does, and serves a Function-URL-compatible HTTP
 endpoint for ingest.
 
-    python -m handlers.local.router --resize-url http://resize:8080 \\
+    python -m devstack.router --resize-url http://resize:8080 \\
         --ingest-url http://ingest:8080 --queue-name thumbstat-uploads --listen 0.0.0.0:8080
 """
 
@@ -31,9 +31,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, Protocol
 
+from devstack.function_url import serving
+from devstack.runtime import InvocationFailed, Report
 from handlers import aws
-from handlers.local.function_url import serving
-from handlers.local.runtime import InvocationFailed, Report
 
 logger = logging.getLogger(__name__)
 
