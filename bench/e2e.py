@@ -20,8 +20,9 @@ from typing import Any
 
 from bench.versions import library_versions
 from devstack import samples
+from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import FunctionProcess, Report
-from devstack.stack import SOURCE_PREFIX, EmbeddedStack, embedded
+from devstack.stack import EmbeddedStack, embedded
 from handlers import aws
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -21,8 +21,9 @@ import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import Report
-from devstack.stack import SOURCE_PREFIX, EmbeddedStack, embedded
+from devstack.stack import EmbeddedStack, embedded
 from handlers import aws, tables
 from handlers.client import ReadingClient
 from handlers.readings import Reading

@@ -9,8 +9,39 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
+from handlers import tables
 from handlers.limits import DEFAULT_MAX_PIXELS
+
+# The variables each function reads: the one list of their names (the template, the local stacks
+# and README's configuration table are checked against it).
+SOURCE_PREFIX: Final = "SOURCE_PREFIX"
+THUMBNAIL_PREFIX: Final = "THUMBNAIL_PREFIX"
+THUMBNAIL_BUCKET: Final = "THUMBNAIL_BUCKET"
+THUMBNAIL_MAX_SIZE: Final = "THUMBNAIL_MAX_SIZE"
+JPEG_QUALITY: Final = "JPEG_QUALITY"
+INDEX_TABLE: Final = "INDEX_TABLE"
+MAX_INPUT_BYTES: Final = "MAX_INPUT_BYTES"
+MAX_PIXELS: Final = "MAX_PIXELS"
+THUMBNAIL_CACHE_CONTROL: Final = "THUMBNAIL_CACHE_CONTROL"
+READINGS_TABLE: Final = "READINGS_TABLE"
+MAX_BODY_BYTES: Final = "MAX_BODY_BYTES"
+MAX_BATCH: Final = "MAX_BATCH"
+MEMORY_SIZE: Final = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda
+
+RESIZE_VARIABLES: Final = (
+    SOURCE_PREFIX,
+    THUMBNAIL_PREFIX,
+    THUMBNAIL_BUCKET,
+    THUMBNAIL_MAX_SIZE,
+    JPEG_QUALITY,
+    INDEX_TABLE,
+    MAX_INPUT_BYTES,
+    MAX_PIXELS,
+    THUMBNAIL_CACHE_CONTROL,
+)
+INGEST_VARIABLES: Final = (READINGS_TABLE, MAX_BODY_BYTES, MAX_BATCH)
 
 
 class ConfigError(ValueError):
@@ -46,7 +77,7 @@ _BASELINE_MB = 64
 def _pixel_budget(env: Mapping[str, str]) -> int:
     """Without MAX_PIXELS, what fits the function's memory (Lambda sets its size), so a large
     PNG is rejected with a reason instead of killing the function and being retried."""
-    memory_mb = _int(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0, 0, 10_240)
+    memory_mb = _int(env, MEMORY_SIZE, 0, 0, 10_240)
     if not memory_mb:
         return DEFAULT_MAX_PIXELS
     budget = max(memory_mb - _BASELINE_MB, 16) * 2**20 // _BYTES_PER_PIXEL
@@ -60,7 +91,7 @@ class ResizeSettings:
     thumbnail_bucket: str | None = None  # None: the source bucket
     max_size: int = 200
     jpeg_quality: int = 85
-    index_table: str = "image_metadata"
+    index_table: str = str(tables.IMAGE_INDEX["TableName"])
     max_input_bytes: int = 50 * 1024 * 1024
     max_pixels: int = DEFAULT_MAX_PIXELS
     cache_control: str = "public, max-age=86400"
@@ -69,15 +100,15 @@ class ResizeSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ResizeSettings:
         env = os.environ if environ is None else environ
         settings = cls(
-            source_prefix=_prefix(env, "SOURCE_PREFIX", cls.source_prefix),
-            thumbnail_prefix=_prefix(env, "THUMBNAIL_PREFIX", cls.thumbnail_prefix),
-            thumbnail_bucket=env.get("THUMBNAIL_BUCKET") or None,
-            max_size=_int(env, "THUMBNAIL_MAX_SIZE", cls.max_size, 1, 10_000),
-            jpeg_quality=_int(env, "JPEG_QUALITY", cls.jpeg_quality, 1, 100),
-            index_table=env.get("INDEX_TABLE") or cls.index_table,
-            max_input_bytes=_int(env, "MAX_INPUT_BYTES", cls.max_input_bytes, 1, 5 * 2**30),
-            max_pixels=_int(env, "MAX_PIXELS", _pixel_budget(env), 1, 2**40),
-            cache_control=env.get("THUMBNAIL_CACHE_CONTROL") or cls.cache_control,
+            source_prefix=_prefix(env, SOURCE_PREFIX, cls.source_prefix),
+            thumbnail_prefix=_prefix(env, THUMBNAIL_PREFIX, cls.thumbnail_prefix),
+            thumbnail_bucket=env.get(THUMBNAIL_BUCKET) or None,
+            max_size=_int(env, THUMBNAIL_MAX_SIZE, cls.max_size, 1, 10_000),
+            jpeg_quality=_int(env, JPEG_QUALITY, cls.jpeg_quality, 1, 100),
+            index_table=env.get(INDEX_TABLE) or cls.index_table,
+            max_input_bytes=_int(env, MAX_INPUT_BYTES, cls.max_input_bytes, 1, 5 * 2**30),
+            max_pixels=_int(env, MAX_PIXELS, _pixel_budget(env), 1, 2**40),
+            cache_control=env.get(THUMBNAIL_CACHE_CONTROL) or cls.cache_control,
         )
         if not settings.thumbnail_prefix:
             raise ConfigError("THUMBNAIL_PREFIX must not be empty: thumbnails need a prefix")
@@ -93,7 +124,7 @@ class ResizeSettings:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    readings_table: str = "Shop_Thermostat"
+    readings_table: str = str(tables.READINGS["TableName"])
     max_body_bytes: int = 256 * 1024  # a 1,000-reading backlog is ~110 KB
     max_batch: int = 2000
     page_size: int = 500  # GET /readings default page
@@ -103,7 +134,7 @@ class IngestSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
         env = os.environ if environ is None else environ
         return cls(
-            readings_table=env.get("READINGS_TABLE") or cls.readings_table,
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, 1, 6 * 2**20),
-            max_batch=_int(env, "MAX_BATCH", cls.max_batch, 1, 100_000),
+            readings_table=env.get(READINGS_TABLE) or cls.readings_table,
+            max_body_bytes=_int(env, MAX_BODY_BYTES, cls.max_body_bytes, 1, 6 * 2**20),
+            max_batch=_int(env, MAX_BATCH, cls.max_batch, 1, 100_000),
         )

@@ -20,12 +20,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import boto3
 from botocore.exceptions import ClientError, WaiterError
+
+from infra.functions import FUNCTIONS, Function
 
 logger = logging.getLogger("thumbstat.deploy")
 
@@ -33,24 +34,6 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 TEMPLATE: Final = ROOT / "infra" / "template.yaml"
 PLATFORM: Final = "linux/arm64"
 
-
-@dataclass(frozen=True)
-class Function:
-    name: str  # resize or ingest
-    dockerfile: str
-    repository: str
-    image_parameter: str  # the template parameter taking its image URI
-    output: str  # the stack output naming the deployed function
-
-
-FUNCTIONS: Final = (
-    Function(
-        "resize", "Dockerfile.resize", "thumbstat-resize", "ResizeImageUri", "ResizeFunctionName"
-    ),
-    Function(
-        "ingest", "Dockerfile.ingest", "thumbstat-ingest", "IngestImageUri", "IngestFunctionName"
-    ),
-)
 
 # Keep the last 30 commit-tagged images; untagged layers of superseded pushes go after a week.
 LIFECYCLE_POLICY: Final = {

@@ -12,7 +12,6 @@ import boto3
 import pytest
 
 from infra.deploy import (
-    FUNCTIONS,
     LIFECYCLE_POLICY,
     Deployer,
     DeployError,
@@ -20,6 +19,7 @@ from infra.deploy import (
     main,
     print_command,
 )
+from infra.functions import FUNCTIONS
 
 
 class Docker:

@@ -5,7 +5,6 @@ the resources exactly as the embedded stack does."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from devstack import stack
-from handlers import tables
+from devstack import resources
+from infra.functions import FUNCTIONS, Function
 from tests.packaging.test_images import stages
 
 ROOT = Path(__file__).resolve().parents[2]
-READY = (ROOT / "infra/localstack/ready.sh").read_text()
+READY = ROOT / "devstack/localstack/ready.sh"
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +51,14 @@ def test_every_build_names_an_existing_dockerfile_and_target(compose: dict[str, 
         assert build["target"] in stages(build["dockerfile"])
 
 
-@pytest.mark.parametrize(
-    ("service", "environment"),
-    [("resize", stack.RESIZE_ENVIRONMENT), ("ingest", stack.INGEST_ENVIRONMENT)],
-)
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
 def test_functions_are_configured_as_in_the_embedded_stack(
-    compose: dict[str, Any], service: str, environment: dict[str, str]
+    compose: dict[str, Any], function: Function
 ) -> None:
+    service = function.name
     env = compose["services"][service]["environment"]
-    assert {k: env[k] for k in environment} == environment
+    assert {k: env[k] for k in function.environment} == function.environment
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == str(function.memory_mb)
     assert env["AWS_ENDPOINT_URL"] == "http://localstack:4566"
     assert compose["services"][service]["depends_on"]["localstack"] == {
         "condition": "service_healthy"
@@ -69,7 +67,7 @@ def test_functions_are_configured_as_in_the_embedded_stack(
 
 def test_router_polls_the_queue_the_bucket_notifies(compose: dict[str, Any]) -> None:
     command = compose["services"]["router"]["command"]
-    assert command[command.index("--queue-name") + 1] == stack.QUEUE
+    assert command[command.index("--queue-name") + 1] == resources.QUEUE
     assert "http://resize:8080" in command and "http://ingest:8080" in command
 
 
@@ -81,31 +79,12 @@ def test_localstack_is_pinned_and_takes_a_token(compose: dict[str, Any]) -> None
     assert compose["services"]["bench"]["profiles"] == ["bench"]
 
 
-def test_ready_hook_creates_what_the_embedded_stack_creates() -> None:
-    names = dict(re.findall(r"^(\w+)=(\S+)$", READY, re.MULTILINE))
-    assert (
-        names["BUCKET"],
-        names["QUEUE"],
-        names["DEAD_LETTER_QUEUE"],
-        names["SOURCE_PREFIX"],
-    ) == (stack.BUCKET, stack.QUEUE, stack.DEAD_LETTER_QUEUE, stack.SOURCE_PREFIX)
+def test_ready_hook_is_generated_from_the_definitions() -> None:
+    """The hook is the embedded stack's resources rendered as a script: regenerate it with
+    `make localstack-hook` after changing devstack/resources.py or handlers/tables.py."""
+    assert READY.read_text() == resources.ready_hook()
 
 
-@pytest.mark.parametrize(
-    "definition", [tables.IMAGE_INDEX, tables.READINGS], ids=lambda d: d["TableName"]
-)
-def test_ready_hook_tables_match_the_definitions(definition: dict[str, Any]) -> None:
-    attributes = " ".join(
-        f"AttributeName={a['AttributeName']},AttributeType={a['AttributeType']}"
-        for a in definition["AttributeDefinitions"]
-    )
-    keys = " ".join(
-        f"AttributeName={k['AttributeName']},KeyType={k['KeyType']}"
-        for k in definition["KeySchema"]
-    )
-    command = (
-        f"awslocal dynamodb create-table --table-name {definition['TableName']} "
-        f"--attribute-definitions {attributes} --key-schema {keys} "
-        f"--billing-mode {definition['BillingMode']}"
-    )
-    assert command in " ".join(READY.replace("\\\n", " ").split())
+def test_compose_mounts_the_generated_hook(compose: dict[str, Any]) -> None:
+    mounts = compose["services"]["localstack"]["volumes"]
+    assert "./devstack/localstack/ready.sh:/etc/localstack/init/ready.d/thumbstat.sh:ro" in mounts
