@@ -27,6 +27,7 @@ class Function:
     # What the function is configured with: the local stacks set these values, the template sets
     # the same names (from its parameters and resources).
     environment: Mapping[str, str]
+    variables: tuple[str, ...]  # every variable the function reads (handlers/settings.py)
     needs_pillow: bool
 
     @property
@@ -62,6 +63,10 @@ class Function:
         return f"{self.name.capitalize()}FunctionName"
 
     @property
+    def repository_parameter(self) -> str:
+        return f"{self.name.capitalize()}RepositoryName"
+
+    @property
     def memory_parameter(self) -> str:
         return f"{self.name.capitalize()}MemorySize"
 
@@ -86,6 +91,7 @@ RESIZE: Final = Function(
             settings.INDEX_TABLE: str(tables.IMAGE_INDEX["TableName"]),
         }
     ),
+    variables=settings.RESIZE_VARIABLES,
     needs_pillow=True,
 )
 
@@ -95,6 +101,7 @@ INGEST: Final = Function(
     memory_mb=128,
     timeout_s=15,
     environment=MappingProxyType({settings.READINGS_TABLE: str(tables.READINGS["TableName"])}),
+    variables=settings.INGEST_VARIABLES,
     needs_pillow=False,
 )
 

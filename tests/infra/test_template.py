@@ -13,6 +13,7 @@ import pytest
 
 from handlers import tables
 from infra.deploy import TEMPLATE
+from infra.functions import FUNCTIONS, Function
 from tests.infra.conftest import DIGEST, NOT_IN_MOTO
 
 Template = dict[str, Any]
@@ -150,23 +151,40 @@ def test_device_policy_grants_the_url_of_ingest_only(template: Template) -> None
     assert all(s["Resource"] == {"Fn::GetAtt": ["IngestFunction", "Arn"]} for s in granted)
 
 
-def test_environment_names_are_ones_the_handlers_read(template: Template) -> None:
-    read = set()
-    for module in ("settings", "resize", "ingest"):
-        source = (TEMPLATE.parent.parent / "handlers" / f"{module}.py").read_text()
-        read |= {
-            name
-            for name in (
-                "SOURCE_PREFIX",
-                "THUMBNAIL_PREFIX",
-                "THUMBNAIL_MAX_SIZE",
-                "INDEX_TABLE",
-                "READINGS_TABLE",
-            )
-            if f'"{name}"' in source
-        }
-    for function in resources(template, "AWS::Lambda::Function").values():
-        assert set(function["Properties"]["Environment"]["Variables"]) <= read
+def resolved(template: Template, value: Any) -> Any:
+    """A property's value as deployed with the defaults: a parameter's default, or a table's
+    name for a reference to the table."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        name = value["Ref"]
+        if name in template["Parameters"]:
+            return template["Parameters"][name]["Default"]
+        resource = template["Resources"][name]
+        assert resource["Type"] == "AWS::DynamoDB::Table", f"cannot resolve a Ref to {name}"
+        return resolved(template, resource["Properties"]["TableName"])
+    return value
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
+def test_functions_are_deployed_as_the_function_list_defines_them(
+    template: Template, function: Function
+) -> None:
+    properties = template["Resources"][function.logical_id]["Properties"]
+    assert properties["Code"]["ImageUri"] == {"Ref": function.image_parameter}
+    assert properties["MemorySize"] == {"Ref": function.memory_parameter}
+    assert properties["Timeout"] == {"Ref": function.timeout_parameter}
+    assert resolved(template, properties["MemorySize"]) == function.memory_mb
+    assert resolved(template, properties["Timeout"]) == function.timeout_s
+    assert resolved(template, {"Ref": function.repository_parameter}) == function.repository
+    assert template["Outputs"][function.output]["Value"] == {"Ref": function.logical_id}
+
+    variables = properties["Environment"]["Variables"]
+    assert set(function.environment) <= set(variables) <= set(function.variables)
+    for name, value in function.environment.items():
+        assert resolved(template, variables[name]) == value, name
+
+
+def test_the_template_deploys_exactly_the_listed_functions(template: Template) -> None:
+    assert set(resources(template, "AWS::Lambda::Function")) == {f.logical_id for f in FUNCTIONS}
 
 
 @pytest.fixture
@@ -174,8 +192,8 @@ def deployed(aws_env: str, moto_template: Path, unique: str) -> dict[str, Any]:
     cloudformation = boto3.client("cloudformation")
     stack = f"thumbstat-{unique}"
     images = {
-        key: f"123456789012.dkr.ecr.us-east-1.amazonaws.com/thumbstat-{name}@{DIGEST}"
-        for key, name in (("ResizeImageUri", "resize"), ("IngestImageUri", "ingest"))
+        f.image_parameter: f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{f.repository}@{DIGEST}"
+        for f in FUNCTIONS
     }
     values = {
         **images,

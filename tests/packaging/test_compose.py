@@ -46,9 +46,15 @@ def test_a_real_compose_parser_accepts_it() -> None:
 def test_every_build_names_an_existing_dockerfile_and_target(compose: dict[str, Any]) -> None:
     builds = {name: s["build"] for name, s in compose["services"].items() if "build" in s}
     assert set(builds) == {"resize", "ingest", "router"}
-    for build in builds.values():
-        assert (ROOT / build["dockerfile"]).is_file()
-        assert build["target"] in stages(build["dockerfile"])
+    for function in FUNCTIONS:
+        assert builds[function.name] == {
+            "context": ".",
+            "dockerfile": function.dockerfile,
+            "target": "local",
+        }
+        assert "local" in stages(function.dockerfile)
+    assert builds["router"] == {"context": ".", "dockerfile": "devstack/Dockerfile.router"}
+    assert (ROOT / builds["router"]["dockerfile"]).is_file()
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
