@@ -1,0 +1,24 @@
+"""README's configuration table against the variables the functions read (handlers/settings.py):
+every variable is documented, and the table documents nothing the code does not read."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from handlers import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+# Read outside handlers/settings.py: the log level (handlers/logs.py) and botocore's endpoint.
+ELSEWHERE = {"LOG_LEVEL", "AWS_ENDPOINT_URL"}
+
+
+def documented() -> set[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", section, re.MULTILINE))
+
+
+def test_every_variable_is_documented_and_nothing_else() -> None:
+    read = {*settings.RESIZE_VARIABLES, *settings.INGEST_VARIABLES}
+    assert documented() == read | ELSEWHERE
