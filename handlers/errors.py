@@ -1,7 +1,8 @@
 """thumbstat's exceptions, translated once at the boundary that catches them.
 
     ThumbstatError
-    ├── ImageRejected            an upload the thumbnailer will never accept (no retry helps)
+    ├── ImageRejected            an upload the thumbnailer will never accept (no retry helps),
+    │                            with a RejectReason
     ├── RequestError             an HTTP request ingest answers with a 4xx
     │   ├── BadRequest             400: not JSON, bad query parameters
     │   ├── NotFound               404
@@ -19,20 +20,26 @@ The ingest handler maps classes to statuses through one table.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
 
 class ThumbstatError(Exception):
     """Base class of every error thumbstat raises on purpose."""
 
 
+class RejectReason(StrEnum):
+    """Why an image was rejected: a short, stable code for logs and the index table."""
+
+    UNSUPPORTED = "unsupported"
+    CORRUPT = "corrupt"
+    TOO_LARGE = "too-large"
+    EMPTY = "empty"
+
+
 class ImageRejected(ThumbstatError):
-    """The input is not an image thumbstat will thumbnail.
+    """The input is not an image thumbstat will thumbnail; ``detail`` says what was wrong."""
 
-    ``reason`` is a short, stable code for logs and the index table:
-    ``unsupported``, ``corrupt``, ``too-large`` or ``empty``.
-    """
-
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: RejectReason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail

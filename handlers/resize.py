@@ -23,7 +23,9 @@ from urllib.parse import quote, unquote_plus
 from botocore.exceptions import ClientError
 
 from handlers import aws
+from handlers.errors import RejectReason
 from handlers.logs import get_logger, log_json
+from handlers.outcomes import Outcome
 from handlers.settings import ResizeSettings
 from handlers.thumbnail import ImageRejected, Thumbnail, make_thumbnail
 
@@ -126,36 +128,37 @@ def _object_created(notification: Mapping[str, Any]) -> Iterator[Mapping[str, An
             )
 
 
-def process(obj: ObjectCreated, config: ResizeSettings | None = None) -> str:
+def process(obj: ObjectCreated, config: ResizeSettings | None = None) -> Outcome:
     """Thumbnail and index one object. Returns the outcome: ok, rejected or a skip reason."""
     config = config or settings()
     facts: dict[str, Any] = {"bucket": obj.bucket, "key": obj.key, "bytes_in": obj.size}
     timer = _PhaseTimer()
     outcome = _process(obj, config, facts, timer)
-    level = logging.WARNING if outcome == "rejected" else logging.INFO
+    level = logging.WARNING if outcome is Outcome.REJECTED else logging.INFO
     log_json(logger, level, "resize", outcome=outcome, ms=timer.phases, **facts)
     return outcome
 
 
 def _process(
     obj: ObjectCreated, config: ResizeSettings, facts: dict[str, Any], timer: _PhaseTimer
-) -> str:
+) -> Outcome:
     if obj.key.startswith(config.thumbnail_prefix):
-        return "skipped-thumbnail-prefix"  # our own output: processing it would loop forever
+        return Outcome.SKIPPED_THUMBNAIL_PREFIX  # our own output: processing it would loop forever
     if not obj.key.startswith(config.source_prefix) or obj.key.endswith("/"):
-        return "skipped-outside-source-prefix"
+        return Outcome.SKIPPED_OUTSIDE_SOURCE_PREFIX
     if _is_stale(obj, config):
-        return "skipped-stale"
+        return Outcome.SKIPPED_STALE
     if obj.size > config.max_input_bytes:
         rejection = ImageRejected(
-            "too-large", f"{obj.size:,} bytes is over the limit of {config.max_input_bytes:,}"
+            RejectReason.TOO_LARGE,
+            f"{obj.size:,} bytes is over the limit of {config.max_input_bytes:,}",
         )
         return _record_rejection(obj, config, rejection, facts)
 
     with timer("download"):
         data = _download(obj)
     if data is None:
-        return "skipped-changed-or-deleted"
+        return Outcome.SKIPPED_CHANGED_OR_DELETED
     facts["bytes_in"] = len(data)
     try:
         thumb = make_thumbnail(
@@ -184,7 +187,7 @@ def _process(
         )
     with timer("index"):
         written = _write_row(obj, config, _ok_fields(thumb, thumb_bucket, thumb_key))
-    return "ok" if written else "skipped-stale"
+    return Outcome.OK if written else Outcome.SKIPPED_STALE
 
 
 def thumbnail_key(key: str, out_format: str, config: ResizeSettings) -> str:
@@ -226,19 +229,19 @@ def _download(obj: ObjectCreated) -> bytes | None:
 
 def _record_rejection(
     obj: ObjectCreated, config: ResizeSettings, rejection: ImageRejected, facts: dict[str, Any]
-) -> str:
+) -> Outcome:
     facts.update(reason=rejection.reason, detail=rejection.detail)
     fields = {
-        "status": _s("rejected"),
+        "status": _s(Outcome.REJECTED),
         "reason": _s(rejection.reason),
         "detail": _s(rejection.detail[:1000]),
     }
-    return "rejected" if _write_row(obj, config, fields) else "skipped-stale"
+    return Outcome.REJECTED if _write_row(obj, config, fields) else Outcome.SKIPPED_STALE
 
 
 def _ok_fields(thumb: Thumbnail, bucket: str, key: str) -> dict[str, AttributeValueTypeDef]:
     return {
-        "status": _s("ok"),
+        "status": _s(Outcome.OK),
         "thumbnail-path": _s(key),
         "thumbnail-bucket": _s(bucket),
         "width": _n(thumb.width),
