@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Callable
@@ -212,3 +213,16 @@ def test_outcomes_keep_their_logged_values() -> None:
         "skipped-outside-source-prefix",
         "skipped-changed-or-deleted",
     }
+
+
+def test_sns_enveloped_notifications_are_processed(bucket: Bucket, image: bytes) -> None:
+    record = bucket.upload("uploads/fan-out.jpg", image)
+    envelope = {
+        "Type": "Notification",
+        "MessageId": "5b3f8a9e-0000-4000-8000-000000000000",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:uploads",
+        "Message": json.dumps(events.s3_event(record)),
+    }
+
+    assert resize.handler(events.sqs_event(envelope), None) == {"batchItemFailures": []}
+    assert bucket.keys("thumbnails/") == ["thumbnails/fan-out.jpg"]
