@@ -1,38 +1,49 @@
 """thumbstat's exceptions, translated once at the boundary that catches them.
 
     ThumbstatError
-    ├── ImageRejected            an upload the thumbnailer will never accept (no retry helps)
-    ├── RequestError             an HTTP request ingest answers with a 4xx
+    ├── ImageRejected            resize: an upload the thumbnailer will never accept (no retry
+    │                            helps), with a RejectReason; ingest never meets it
+    ├── RequestError             400 unless a subclass says otherwise: a request ingest refuses
     │   ├── BadRequest             400: not JSON, bad query parameters
     │   ├── NotFound               404
     │   ├── MethodNotAllowed       405
     │   ├── BodyTooLarge           413
     │   ├── UnsupportedMediaType   415
     │   └── InvalidReading         422: schema errors, per field (and per index in a batch)
-    ├── DuplicateReading         409: another reading already has this Record_Date
+    ├── DuplicateReading         409: another reading already has this Record_Date (in a batch:
+    │                            some readings' conflicts, by index)
     └── StorageError             500: DynamoDB failed; the detail is logged, never answered
-        └── StorageThrottled       503: throttled, retry later
+        └── StorageThrottled       503: throttled, retry later (in a batch: the items still
+                                   unwritten after the store's retries, by index)
 
-The ingest handler maps classes to statuses through one table.
+The ingest handler maps classes to statuses through one table (``handlers.ingest.STATUS``),
+batch answers included; its tests check that the table covers every class under RequestError,
+DuplicateReading and StorageError, and that it agrees with the statuses drawn here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
 
 class ThumbstatError(Exception):
     """Base class of every error thumbstat raises on purpose."""
 
 
+class RejectReason(StrEnum):
+    """Why an image was rejected: a short, stable code for logs and the index table."""
+
+    UNSUPPORTED = "unsupported"
+    CORRUPT = "corrupt"
+    TOO_LARGE = "too-large"
+    EMPTY = "empty"
+
+
 class ImageRejected(ThumbstatError):
-    """The input is not an image thumbstat will thumbnail.
+    """The input is not an image thumbstat will thumbnail; ``detail`` says what was wrong."""
 
-    ``reason`` is a short, stable code for logs and the index table:
-    ``unsupported``, ``corrupt``, ``too-large`` or ``empty``.
-    """
-
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: RejectReason, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail

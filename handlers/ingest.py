@@ -4,8 +4,9 @@
     GET  /readings?day=DATE     that day's readings in time order, paginated with `cursor`
     GET  /health
 
-Errors map to statuses through one table (``STATUS``); storage failures are logged with their
-detail and answered with a generic message.
+Errors map to statuses through one table (``STATUS``), batch outcomes included; storage failures
+are logged with their detail and answered with a generic message. Only the errors in ``ANSWERED``
+are answered: anything else is a bug, and propagates for the runtime to report.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from handlers.errors import (
     InvalidReading,
     MethodNotAllowed,
     NotFound,
+    RequestError,
     StorageError,
     StorageThrottled,
     ThumbstatError,
@@ -41,7 +43,11 @@ logger = get_logger(__name__)
 
 NOT_SAVED: Final = "The reading was not saved"
 
+# The errors ingest can meet, with their subclasses (ImageRejected is resize's).
+ANSWERED: Final = (RequestError, DuplicateReading, StorageError)
+
 STATUS: Final[dict[type[ThumbstatError], int]] = {
+    RequestError: 400,
     BadRequest: 400,
     NotFound: 404,
     MethodNotAllowed: 405,
@@ -72,7 +78,7 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request_id = str(request_context.get("requestId") or getattr(context, "aws_request_id", ""))
     try:
         status, body, headers = _route(method, path)(event, settings())
-    except ThumbstatError as exc:
+    except ANSWERED as exc:
         status, body, headers = _error_answer(exc)
     log_json(
         logger,
@@ -91,20 +97,23 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     }
 
 
-def status_for(exc: ThumbstatError) -> int:
+def status_for(error: type[ThumbstatError]) -> int:
     """The status of an error class, or of its nearest listed ancestor."""
-    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
+    for cls in error.__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    raise LookupError(f"{error.__name__} has no status: list it (or an ancestor) in STATUS")
 
 
 def _error_answer(exc: ThumbstatError) -> Answer:
-    status = status_for(exc)
+    status = status_for(type(exc))
     headers: dict[str, str] = {}
     if isinstance(exc, StorageError):
         # The cause (DynamoDB's own words) goes to the log only.
         logger.error("storage failed: %s", exc, exc_info=exc.__cause__ or exc)
         body: dict[str, Any] = {"error": NOT_SAVED}
         if isinstance(exc, StorageThrottled):
-            headers["retry-after"] = str(exc.retry_after)
+            headers.update(_retry_after(exc))
         return status, body, headers
     body = {"error": str(exc)}
     if isinstance(exc, InvalidReading):
@@ -112,6 +121,10 @@ def _error_answer(exc: ThumbstatError) -> Answer:
     if isinstance(exc, MethodNotAllowed):
         headers["allow"] = ", ".join(exc.allowed)
     return status, body, headers
+
+
+def _retry_after(exc: StorageThrottled) -> dict[str, str]:
+    return {"retry-after": str(exc.retry_after)}
 
 
 def _route(method: str, path: str) -> Callable[[Mapping[str, Any], IngestSettings], Answer]:
@@ -158,11 +171,13 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
     }
     body.update(_ignored(payload))
     if result.failed:
+        # Still throttled after the store's retries: the device resends the failed indexes.
+        throttled = StorageThrottled("BatchWriteItem: items left unprocessed")
         body["error"] = NOT_SAVED
-        return 503, body, {"retry-after": "1"}
+        return status_for(StorageThrottled), body, _retry_after(throttled)
     if result.conflicts:
         body["error"] = "other readings are already stored for some record_date values"
-        return 409, body, {}
+        return status_for(DuplicateReading), body, {}
     return (201 if result.stored else 200), body, {}
 
 

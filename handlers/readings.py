@@ -1,8 +1,8 @@
 """A thermostat reading: the one definition shared by the ingest function and the device client.
 
-Pure: no AWS, no I/O. ``parse_reading`` validates what a device sent (the original device's body,
-numbers as strings, included); ``Reading.to_item``/``from_item`` keep the original table's
-attribute names and types.
+Pure: no AWS, no I/O, and nothing of how readings are stored (that is ``handlers.readings_store``).
+``parse_reading`` validates what a device sent (the original device's body, numbers as strings,
+included).
 
 Unknown fields are ignored, not refused: a device on newer firmware must not have every reading
 rejected (and dropped) by an older function. ``unknown_fields`` names them so the function can
@@ -44,7 +44,7 @@ class Reading:
 
     @property
     def record_day(self) -> str:
-        """The date part of the timestamp as sent: the table's partition key."""
+        """The date part of the timestamp as sent: readings are grouped (and queried) by day."""
         return self.record_date[:10]
 
     def to_json(self) -> dict[str, Any]:
@@ -54,24 +54,6 @@ class Reading:
             "temperature": self.temperature,
             "thermostat_value": self.thermostat_value,
         }
-
-    def to_item(self) -> dict[str, dict[str, str]]:
-        return {
-            "Record_Day": {"S": self.record_day},
-            "Record_Date": {"S": self.record_date},
-            "Thermostat_On": {"S": "true" if self.thermostat_on else "false"},
-            "Temperature": {"N": repr(self.temperature)},
-            "Thermostat_Value": {"N": str(self.thermostat_value)},
-        }
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Mapping[str, str]]) -> Reading:
-        return cls(
-            record_date=item["Record_Date"]["S"],
-            thermostat_on=item["Thermostat_On"]["S"] == "true",
-            temperature=float(item["Temperature"]["N"]),
-            thermostat_value=int(item["Thermostat_Value"]["N"]),
-        )
 
 
 def parse_reading(obj: object) -> Reading:

@@ -1,14 +1,16 @@
-"""Readings in DynamoDB: idempotent writes, batches with retried UnprocessedItems, day queries.
+"""Readings in DynamoDB: the item shape, idempotent writes, batches with retried
+UnprocessedItems, day queries.
 
-Every botocore error is translated here, once, into StorageThrottled or StorageError, keeping
-the cause chained for the log; nothing DynamoDB says travels further.
+The item keeps the original table's attribute names and types (Thermostat_On a "true"/"false"
+string, numbers as N). Every botocore error is translated here, once, into StorageThrottled or
+StorageError, keeping the cause chained for the log; nothing DynamoDB says travels further.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -47,6 +49,25 @@ def _translated(action: str) -> Iterator[None]:
         raise StorageError(f"{action} failed") from exc
 
 
+def to_item(reading: Reading) -> dict[str, dict[str, str]]:
+    return {
+        "Record_Day": {"S": reading.record_day},
+        "Record_Date": {"S": reading.record_date},
+        "Thermostat_On": {"S": "true" if reading.thermostat_on else "false"},
+        "Temperature": {"N": repr(reading.temperature)},
+        "Thermostat_Value": {"N": str(reading.thermostat_value)},
+    }
+
+
+def from_item(item: Mapping[str, Mapping[str, str]]) -> Reading:
+    return Reading(
+        record_date=item["Record_Date"]["S"],
+        thermostat_on=item["Thermostat_On"]["S"] == "true",
+        temperature=float(item["Temperature"]["N"]),
+        thermostat_value=int(item["Thermostat_Value"]["N"]),
+    )
+
+
 def put_reading(table: str, reading: Reading) -> bool:
     """Store one reading. True if new, False if the same reading was already stored.
 
@@ -59,12 +80,19 @@ def put_reading(table: str, reading: Reading) -> bool:
                 TableName=table,
                 Item=_item(reading),
                 ConditionExpression="attribute_not_exists(Record_Date)",
+                # The failed condition carries the stored item: one round trip, and no window
+                # for it to change between a put and a get.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return True
-        except client.exceptions.ConditionalCheckFailedException:
-            pass
-        stored: Any = client.get_item(TableName=table, Key=_key(reading), ConsistentRead=True)
-    if "Item" in stored and Reading.from_item(stored["Item"]) != reading:
+        except client.exceptions.ConditionalCheckFailedException as exc:
+            failed: Mapping[str, Any] = exc.response
+            stored = failed.get("Item")
+            if stored is None:
+                # Only a backend ignoring ALL_OLD answers so; guessing "duplicate" could drop
+                # a conflicting reading unreported.
+                raise StorageError("PutItem: the failed condition returned no item") from exc
+    if from_item(stored) != reading:
         raise DuplicateReading(f"another reading is stored for {reading.record_date}")
     return False
 
@@ -120,7 +148,7 @@ def _existing(table: str, readings: Sequence[Reading]) -> dict[str, Reading]:
                     RequestItems={table: {"Keys": keys, "ConsistentRead": True}}
                 )
             for item in response.get("Responses", {}).get(table, []):
-                reading = Reading.from_item(item)
+                reading = from_item(item)
                 found[reading.record_date] = reading
             keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             if not keys:
@@ -172,14 +200,14 @@ def query_day(
     with _translated("Query"):
         response = aws.dynamodb().query(**request)
     items: list[Any] = response.get("Items", [])
-    readings = [Reading.from_item(item) for item in items]
+    readings = [from_item(item) for item in items]
     last = response.get("LastEvaluatedKey")
     return readings, (str(last["Record_Date"]["S"]) if last else None)
 
 
 def _item(reading: Reading) -> Any:
     """The item, typed loosely: the stubs' AttributeValue union does not take plain dicts."""
-    return reading.to_item()
+    return to_item(reading)
 
 
 def _key(reading: Reading) -> Any:

@@ -1,41 +1,36 @@
 """The resize function: S3 ObjectCreated notifications (direct or through SQS) -> thumbnail + row.
 
-Thin by design: unpack the event, guard against recursion and stale deliveries, download, call the
-pure core in ``handlers.thumbnail``, upload, index. Every AWS error that a retry may fix
+Wiring only: unpack the event (``handlers.s3_events``), guard against recursion and stale
+deliveries, download, call the pure core in ``handlers.thumbnail``, upload, index
+(``handlers.index_store``), one log line per object. Every AWS error that a retry may fix
 propagates (direct S3 invocations) or becomes a ``batchItemFailures`` entry (SQS), so Lambda
 retries it; an image the core rejects gets a ``rejected`` row and is never retried.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote, unquote_plus
+from typing import Any, Final
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from handlers import aws
+from handlers import aws, index_store, s3_events
+from handlers.errors import RejectReason
 from handlers.logs import get_logger, log_json
+from handlers.outcomes import Outcome
+from handlers.s3_events import ObjectCreated
 from handlers.settings import ResizeSettings
-from handlers.thumbnail import ImageRejected, Thumbnail, make_thumbnail
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+from handlers.thumbnail import ImageRejected, make_thumbnail
 
 logger = get_logger(__name__)
 
 _EXTENSIONS: Final = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
-# S3 sequencers are hex strings of varying length; left-padded they compare as numbers do, in
-# Python and in a DynamoDB condition alike.
-_SEQUENCER_WIDTH: Final = 32
 
 
 @cache
@@ -43,34 +38,11 @@ def settings() -> ResizeSettings:
     return ResizeSettings.from_env()
 
 
-@dataclass(frozen=True)
-class ObjectCreated:
-    bucket: str
-    key: str  # decoded
-    size: int
-    etag: str
-    sequencer: str  # padded
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> ObjectCreated:
-        s3 = record["s3"]
-        obj = s3["object"]
-        return cls(
-            bucket=s3["bucket"]["name"],
-            # Keys arrive form-encoded: spaces as "+", everything else percent-encoded UTF-8.
-            key=unquote_plus(obj["key"]),
-            size=int(obj.get("size", 0)),
-            etag=str(obj.get("eTag", "")),
-            sequencer=str(obj.get("sequencer", "")).rjust(_SEQUENCER_WIDTH, "0"),
-        )
-
-
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any] | None:
-    records = event.get("Records") or []
-    if records and records[0].get("eventSource") == "aws:sqs":
-        return {"batchItemFailures": _handle_sqs(records)}
-    for record in _object_created(event):
-        process(ObjectCreated.from_record(record))
+    if s3_events.is_sqs(event):
+        return {"batchItemFailures": _handle_sqs(event["Records"])}
+    for obj in s3_events.object_created(event):
+        process(obj)
     return None
 
 
@@ -78,7 +50,7 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
     failures = []
     for message in messages:
         try:
-            notification = _parse_body(message.get("body", ""))
+            notification = s3_events.parse_body(message.get("body", ""))
         except ValueError as exc:
             # Not an S3 notification: no retry can fix it, and retrying would loop until the
             # queue's redrive policy moves it aside. Logged with the body for inspection.
@@ -92,70 +64,45 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
             )
             continue
         try:
-            for record in _object_created(notification):
-                process(ObjectCreated.from_record(record))
+            for obj in s3_events.object_created(notification):
+                process(obj)
         except Exception:
             logger.exception("resize failed; message %s will be retried", message.get("messageId"))
             failures.append({"itemIdentifier": str(message["messageId"])})
     return failures
 
 
-def _parse_body(body: str) -> Mapping[str, Any]:
-    notification = json.loads(body)
-    if not isinstance(notification, dict):
-        raise ValueError("message body is not a JSON object")
-    if notification.get("Type") == "Notification" and "Message" in notification:
-        return _parse_body(notification["Message"])  # S3 -> SNS -> SQS fan-out
-    return notification
-
-
-def _object_created(notification: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    if notification.get("Event") == "s3:TestEvent":
-        log_json(logger, logging.INFO, "test-event-skipped", bucket=notification.get("Bucket"))
-        return
-    for record in notification.get("Records") or []:
-        if str(record.get("eventName", "")).startswith("ObjectCreated:"):
-            yield record
-        else:
-            log_json(
-                logger,
-                logging.INFO,
-                "skipped",
-                reason="not ObjectCreated",
-                event_name=record.get("eventName"),
-            )
-
-
-def process(obj: ObjectCreated, config: ResizeSettings | None = None) -> str:
+def process(obj: ObjectCreated, config: ResizeSettings | None = None) -> Outcome:
     """Thumbnail and index one object. Returns the outcome: ok, rejected or a skip reason."""
     config = config or settings()
     facts: dict[str, Any] = {"bucket": obj.bucket, "key": obj.key, "bytes_in": obj.size}
     timer = _PhaseTimer()
     outcome = _process(obj, config, facts, timer)
-    level = logging.WARNING if outcome == "rejected" else logging.INFO
+    level = logging.WARNING if outcome is Outcome.REJECTED else logging.INFO
     log_json(logger, level, "resize", outcome=outcome, ms=timer.phases, **facts)
     return outcome
 
 
 def _process(
     obj: ObjectCreated, config: ResizeSettings, facts: dict[str, Any], timer: _PhaseTimer
-) -> str:
+) -> Outcome:
     if obj.key.startswith(config.thumbnail_prefix):
-        return "skipped-thumbnail-prefix"  # our own output: processing it would loop forever
+        return Outcome.SKIPPED_THUMBNAIL_PREFIX  # our own output: processing it would loop forever
     if not obj.key.startswith(config.source_prefix) or obj.key.endswith("/"):
-        return "skipped-outside-source-prefix"
-    if _is_stale(obj, config):
-        return "skipped-stale"
+        return Outcome.SKIPPED_OUTSIDE_SOURCE_PREFIX
+    if index_store.is_stale(config.index_table, obj):
+        return Outcome.SKIPPED_STALE
     if obj.size > config.max_input_bytes:
         rejection = ImageRejected(
-            "too-large", f"{obj.size:,} bytes is over the limit of {config.max_input_bytes:,}"
+            RejectReason.TOO_LARGE,
+            f"{obj.size:,} bytes is over the limit of {config.max_input_bytes:,}",
         )
         return _record_rejection(obj, config, rejection, facts)
 
     with timer("download"):
         data = _download(obj)
     if data is None:
-        return "skipped-changed-or-deleted"
+        return Outcome.SKIPPED_CHANGED_OR_DELETED
     facts["bytes_in"] = len(data)
     try:
         thumb = make_thumbnail(
@@ -183,8 +130,8 @@ def _process(
             Metadata={"source-etag": obj.etag, "source-key": quote(obj.key)},
         )
     with timer("index"):
-        written = _write_row(obj, config, _ok_fields(thumb, thumb_bucket, thumb_key))
-    return "ok" if written else "skipped-stale"
+        written = index_store.put_thumbnail(config.index_table, obj, thumb, thumb_bucket, thumb_key)
+    return Outcome.OK if written else Outcome.SKIPPED_STALE
 
 
 def thumbnail_key(key: str, out_format: str, config: ResizeSettings) -> str:
@@ -192,22 +139,6 @@ def thumbnail_key(key: str, out_format: str, config: ResizeSettings) -> str:
     below = key[len(config.source_prefix) :]
     stem, _ = posixpath.splitext(below)
     return config.thumbnail_prefix + (stem or below) + _EXTENSIONS[out_format]
-
-
-def _is_stale(obj: ObjectCreated, config: ResizeSettings) -> bool:
-    """True when the index already holds a newer version of this object."""
-    row = (
-        aws.dynamodb()
-        .get_item(
-            TableName=config.index_table,
-            Key={"id": {"S": obj.key}},
-            ProjectionExpression="sequencer",
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
-    stored = row.get("sequencer", {}).get("S", "") if row else ""
-    return stored > obj.sequencer
 
 
 def _download(obj: ObjectCreated) -> bytes | None:
@@ -226,66 +157,11 @@ def _download(obj: ObjectCreated) -> bytes | None:
 
 def _record_rejection(
     obj: ObjectCreated, config: ResizeSettings, rejection: ImageRejected, facts: dict[str, Any]
-) -> str:
+) -> Outcome:
     facts.update(reason=rejection.reason, detail=rejection.detail)
-    fields = {
-        "status": _s("rejected"),
-        "reason": _s(rejection.reason),
-        "detail": _s(rejection.detail[:1000]),
-    }
-    return "rejected" if _write_row(obj, config, fields) else "skipped-stale"
-
-
-def _ok_fields(thumb: Thumbnail, bucket: str, key: str) -> dict[str, AttributeValueTypeDef]:
-    return {
-        "status": _s("ok"),
-        "thumbnail-path": _s(key),
-        "thumbnail-bucket": _s(bucket),
-        "width": _n(thumb.width),
-        "height": _n(thumb.height),
-        "bytes": _n(len(thumb.data)),
-        "format": _s(thumb.format),
-        "content-type": _s(thumb.content_type),
-        "source-format": _s(thumb.source_format),
-        "source-width": _n(thumb.source_width),
-        "source-height": _n(thumb.source_height),
-    }
-
-
-def _write_row(
-    obj: ObjectCreated, config: ResizeSettings, fields: dict[str, AttributeValueTypeDef]
-) -> bool:
-    """Put the index row unless a newer version's row is there. False when it was."""
-    item: dict[str, AttributeValueTypeDef] = {
-        "id": _s(obj.key),
-        "fullsize-path": _s(obj.key),
-        "source-bucket": _s(obj.bucket),
-        "source-etag": _s(obj.etag),
-        "source-size": _n(obj.size),
-        "sequencer": _s(obj.sequencer),
-        "processed-at": _s(datetime.now(UTC).isoformat(timespec="milliseconds")),
-        **fields,
-    }
-    try:
-        aws.dynamodb().put_item(
-            TableName=config.index_table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(id) OR sequencer <= :sequencer",
-            ExpressionAttributeValues={":sequencer": _s(obj.sequencer)},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def _s(value: str) -> AttributeValueTypeDef:
-    return {"S": value}
-
-
-def _n(value: int) -> AttributeValueTypeDef:
-    return {"N": str(value)}
+    if index_store.put_rejection(config.index_table, obj, rejection):
+        return Outcome.REJECTED
+    return Outcome.SKIPPED_STALE
 
 
 class _PhaseTimer:

@@ -33,13 +33,13 @@ from PIL import (  # noqa: F401 (plugins imported to register their formats)
     WebPImagePlugin,
 )
 
-from handlers.errors import ImageRejected
+from handlers.errors import ImageRejected, RejectReason
 from handlers.limits import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from PIL.ImageCms import ImageCmsTransform
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageRejected", "Thumbnail", "make_thumbnail"]
+__all__ = ["DEFAULT_MAX_PIXELS", "ImageRejected", "RejectReason", "Thumbnail", "make_thumbnail"]
 
 # Formats with safe, in-process decoders (JPEG includes MPO). EPS (Ghostscript) and the rest are
 # refused unopened. The plugin imports above register exactly these, which also spares
@@ -114,7 +114,7 @@ def make_thumbnail(
     if not 1 <= quality <= 100:
         raise ValueError("quality must be between 1 and 100")
     if not data:
-        raise ImageRejected("empty", "the object is empty")
+        raise ImageRejected(RejectReason.EMPTY, "the object is empty")
 
     started = time.perf_counter()
     source = _open(data)
@@ -127,7 +127,7 @@ def make_thumbnail(
     decoded = source.width * source.height
     if decoded > max_pixels:
         raise ImageRejected(
-            "too-large",
+            RejectReason.TOO_LARGE,
             f"{source_size[0]}x{source_size[1]} {source_format} would decode to {decoded:,} "
             f"pixels, over the limit of {max_pixels:,}",
         )
@@ -138,7 +138,9 @@ def make_thumbnail(
         im = _shrink(_normalise_mode(source), target)
         im, icc = _to_srgb(im, icc)
     except _DECODE_ERRORS as exc:
-        raise ImageRejected("corrupt", f"image data is truncated or corrupt: {exc}") from exc
+        raise ImageRejected(
+            RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}"
+        ) from exc
     if orientation in _ORIENTATION:
         im = im.transpose(_ORIENTATION[orientation])
     im = _drop_opaque_alpha(im)
@@ -175,11 +177,11 @@ def _open(data: bytes) -> ImageFile.ImageFile:
         return Image.open(io.BytesIO(data), formats=READABLE_FORMATS)
     except UnidentifiedImageError as exc:
         raise ImageRejected(
-            "unsupported",
+            RejectReason.UNSUPPORTED,
             "not an image format thumbstat reads (" + ", ".join(READABLE_FORMATS) + ")",
         ) from exc
     except _DECODE_ERRORS as exc:
-        raise ImageRejected("corrupt", f"unreadable image header: {exc}") from exc
+        raise ImageRejected(RejectReason.CORRUPT, f"unreadable image header: {exc}") from exc
 
 
 def _orientation(im: Image.Image) -> int:

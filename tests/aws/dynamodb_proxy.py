@@ -9,6 +9,7 @@ it would parse AWS's.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,8 +43,13 @@ class DynamoDBProxy:
                 request["RequestItems"][table], unprocessed[table] = writes[:1], writes[1:]
             body = json.dumps(request).encode()
         upstream = urllib.request.Request(self.upstream, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(upstream, timeout=30) as response:
-            status, answer = response.status, response.read()
+        try:
+            with urllib.request.urlopen(upstream, timeout=30) as response:
+                status, answer = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            # DynamoDB's errors (a failed condition, with its item) go back as they came.
+            with exc:
+                return exc.code, exc.read()
         if unprocessed:
             parsed = json.loads(answer)
             parsed["UnprocessedItems"] = {t: w for t, w in unprocessed.items() if w}

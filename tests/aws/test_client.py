@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from devstack.function_url import serve_in_thread, serving
-from handlers import ingest
+from handlers import ingest, readings_store
 from handlers.client import ReadingClient
 from handlers.readings import Reading
 from tests.aws.conftest import ReadingsTable
@@ -121,7 +121,7 @@ def test_every_reading_arrives_exactly_once_after_the_network_recovers(
         final = device.flush()
 
     assert (final.pending, final.dropped, final.error) == (0, [], None)
-    stored = [Reading.from_item(item) for item in readings_table.items()]
+    stored = [readings_store.from_item(item) for item in readings_table.items()]
     assert sorted(stored, key=lambda r: r.record_date) == [reading(m) for m in range(6)]
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from handlers import ingest
+from handlers import errors, ingest
+from handlers.errors import DuplicateReading, StorageThrottled, ThumbstatError
 from handlers.readings import Reading
 from tests import events
 from tests.aws.conftest import ReadingsTable
@@ -99,7 +102,7 @@ def test_batch_reports_duplicates_and_conflicts_by_index(readings_table: Reading
         reading(2, temperature=71),
     ]
     status, body, _ = post(batch)
-    assert status == 409
+    assert status == 409 == ingest.STATUS[DuplicateReading]
     assert (body["stored"], body["duplicates"], body["conflicts"]) == (2, [0, 2], [3, 5])
     assert len(readings_table.items()) == 3
 
@@ -122,7 +125,7 @@ def test_batch_still_throttled_answers_503_with_the_failed_indexes(
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     dynamodb_proxy.partial_batch_writes = 100
     status, body, headers = post([reading(minute) for minute in range(30)])
-    assert status == 503
+    assert status == 503 == ingest.STATUS[StorageThrottled]
     assert headers["retry-after"] == "1"
     assert body["error"] == ingest.NOT_SAVED
     # Each chunk of 25 writes one item per attempt; the rest is reported, by index.
@@ -243,3 +246,37 @@ def test_unknown_fields_of_every_reading_in_a_batch_are_reported(
         [{**reading(1), "humidity": 40}, {**reading(2), "firmware": "2.1"}, reading(3)]
     )
     assert (status, body["ignored_fields"]) == (201, ["firmware", "humidity"])
+
+
+def subclasses(cls: type[ThumbstatError]) -> Iterator[type[ThumbstatError]]:
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from subclasses(sub)
+
+
+INGEST_FACING = sorted(
+    {cls for root in ingest.ANSWERED for cls in subclasses(root)}, key=lambda c: c.__name__
+)
+
+
+@pytest.mark.parametrize("error", INGEST_FACING, ids=[c.__name__ for c in INGEST_FACING])
+def test_every_error_ingest_can_meet_has_a_status(error: type[ThumbstatError]) -> None:
+    assert 400 <= ingest.status_for(error) <= 599
+
+
+def test_the_status_table_agrees_with_the_tree_in_errors_docstring() -> None:
+    drawn = {
+        match[1]: match[2]
+        for match in re.finditer(r"[├└]── (\w+)\s+(?:(\d{3})\b)?", errors.__doc__ or "")
+    }
+    every_error = {cls.__name__ for cls in subclasses(ThumbstatError)} - {"ThumbstatError"}
+    assert set(drawn) == every_error  # the tree names every class, and only those
+    assert {cls.__name__: str(status) for cls, status in ingest.STATUS.items()} == {
+        name: status for name, status in drawn.items() if status
+    }
+    assert set(ingest.STATUS) <= set(INGEST_FACING)
+
+
+def test_an_unlisted_error_is_named_not_a_stop_iteration() -> None:
+    with pytest.raises(LookupError, match="ImageRejected"):
+        ingest.status_for(errors.ImageRejected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Callable
@@ -10,6 +11,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from handlers import aws, resize
+from handlers.errors import RejectReason
+from handlers.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
 
@@ -25,7 +28,7 @@ def test_s3_event_makes_a_thumbnail_and_an_index_row(bucket: Bucket, image: byte
     assert thumb["Metadata"]["source-etag"] == record["s3"]["object"]["eTag"]
     row = bucket.row("uploads/holiday/beach.jpg")
     assert row is not None
-    assert row["status"] == "ok"
+    assert row["status"] == Outcome.OK
     assert row["fullsize-path"] == "uploads/holiday/beach.jpg"
     assert row["thumbnail-path"] == "thumbnails/holiday/beach.jpg"
     # Stored 450x600 with orientation 6: shown, and thumbnailed, as landscape.
@@ -120,13 +123,13 @@ def test_older_event_arriving_first_does_not_thumbnail_the_wrong_version(
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("check.svg", "unsupported"),
-        ("truncated.jpg", "corrupt"),
-        ("65536-uint32-limit.png", "too-large"),
+        ("check.svg", RejectReason.UNSUPPORTED),
+        ("truncated.jpg", RejectReason.CORRUPT),
+        ("65536-uint32-limit.png", RejectReason.TOO_LARGE),
     ],
 )
 def test_rejected_image_gets_a_row_and_no_thumbnail(
-    bucket: Bucket, read_image: Callable[[str], bytes], name: str, reason: str
+    bucket: Bucket, read_image: Callable[[str], bytes], name: str, reason: RejectReason
 ) -> None:
     record = bucket.upload(f"uploads/{name}", read_image(name))
 
@@ -136,7 +139,7 @@ def test_rejected_image_gets_a_row_and_no_thumbnail(
     assert bucket.keys("thumbnails/") == []
     row = bucket.row(f"uploads/{name}")
     assert row is not None
-    assert (row["status"], row["reason"]) == ("rejected", reason)
+    assert (row["status"], row["reason"]) == (Outcome.REJECTED, reason)
 
 
 def test_oversized_object_is_rejected_without_download(
@@ -150,7 +153,7 @@ def test_oversized_object_is_rejected_without_download(
 
     row = bucket.row("uploads/big.jpg")
     assert row is not None
-    assert (row["status"], row["reason"]) == ("rejected", "too-large")
+    assert (row["status"], row["reason"]) == (Outcome.REJECTED, RejectReason.TOO_LARGE)
 
 
 def test_unreadable_message_is_logged_not_retried(
@@ -198,3 +201,28 @@ def test_transient_failure_is_returned_as_batch_item_failure(
     record = bucket.upload("uploads/retry.jpg", image)
     answer = resize.handler(events.sqs_event(events.s3_event(record)), None)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+
+
+def test_outcomes_keep_their_logged_values() -> None:
+    # Log queries and index rows use these strings.
+    assert {str(o) for o in Outcome} == {
+        "ok",
+        "rejected",
+        "skipped-stale",
+        "skipped-thumbnail-prefix",
+        "skipped-outside-source-prefix",
+        "skipped-changed-or-deleted",
+    }
+
+
+def test_sns_enveloped_notifications_are_processed(bucket: Bucket, image: bytes) -> None:
+    record = bucket.upload("uploads/fan-out.jpg", image)
+    envelope = {
+        "Type": "Notification",
+        "MessageId": "5b3f8a9e-0000-4000-8000-000000000000",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:uploads",
+        "Message": json.dumps(events.s3_event(record)),
+    }
+
+    assert resize.handler(events.sqs_event(envelope), None) == {"batchItemFailures": []}
+    assert bucket.keys("thumbnails/") == ["thumbnails/fan-out.jpg"]

@@ -77,7 +77,6 @@ def test_ingest_may_only_write_and_query_readings(template: Template) -> None:
         "dynamodb:PutItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
-        "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
     }
     assert dynamodb["Resource"] == {"Fn::GetAtt": ["ReadingsTable", "Arn"]}

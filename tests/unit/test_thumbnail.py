@@ -17,7 +17,13 @@ from PIL import Image, ImageCms
 
 from bench import methods
 from devstack import samples as generated
-from handlers.thumbnail import ImageRejected, Thumbnail, fit_within, make_thumbnail
+from handlers.thumbnail import (
+    ImageRejected,
+    RejectReason,
+    Thumbnail,
+    fit_within,
+    make_thumbnail,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ReadImage = Callable[[str], bytes]
@@ -66,11 +72,11 @@ EXPECTED = [
 ]
 
 REJECTED = [
-    ("check.svg", "unsupported"),
-    ("truncated.jpg", "corrupt"),
-    ("truncated.png", "corrupt"),
-    ("corrupt-header.jpg", "corrupt"),
-    ("65536-uint32-limit.png", "too-large"),
+    ("check.svg", RejectReason.UNSUPPORTED),
+    ("truncated.jpg", RejectReason.CORRUPT),
+    ("truncated.png", RejectReason.CORRUPT),
+    ("corrupt-header.jpg", RejectReason.CORRUPT),
+    ("65536-uint32-limit.png", RejectReason.TOO_LARGE),
 ]
 
 
@@ -93,17 +99,23 @@ def test_fixture_is_thumbnailed(
 
 @pytest.mark.parametrize(("name", "reason"), REJECTED, ids=[r[0] for r in REJECTED])
 def test_broken_or_hostile_input_is_rejected_with_a_reason(
-    read_image: ReadImage, name: str, reason: str
+    read_image: ReadImage, name: str, reason: RejectReason
 ) -> None:
     with pytest.raises(ImageRejected) as caught:
         make_thumbnail(read_image(name))
-    assert caught.value.reason == reason
+    assert caught.value.reason is reason
     assert caught.value.detail
 
 
+def test_rejection_reasons_keep_their_logged_values() -> None:
+    # Operators query the index table and logs by these strings.
+    assert {str(r) for r in RejectReason} == {"unsupported", "corrupt", "too-large", "empty"}
+
+
 def test_empty_input_is_rejected() -> None:
-    with pytest.raises(ImageRejected, match="empty"):
+    with pytest.raises(ImageRejected, match="empty") as caught:
         make_thumbnail(b"")
+    assert caught.value.reason is RejectReason.EMPTY
 
 
 @pytest.mark.parametrize("family", ["Landscape", "Portrait"])
@@ -252,7 +264,7 @@ def test_mangled_images_raise_only_image_rejected(
     try:
         thumb = make_thumbnail(bytes(mangled))
     except ImageRejected as rejected:
-        assert rejected.reason in {"unsupported", "corrupt", "too-large", "empty"}
+        assert rejected.reason in set(RejectReason)
     else:
         assert thumb.data
 

@@ -1,0 +1,79 @@
+"""S3 event notifications as the resize function receives them, unwrapped to ObjectCreated facts.
+
+They arrive three ways: directly from S3 (``{"Records": [...]}``), as SQS message bodies
+(S3 -> SQS), or inside an SNS envelope inside an SQS body (S3 -> SNS -> SQS fan-out). S3's test
+event and records other than ObjectCreated are skipped, each with a log line. No AWS calls here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from handlers.logs import get_logger, log_json
+
+logger = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    bucket: str
+    key: str  # decoded
+    size: int
+    etag: str
+    sequencer: str  # as S3 sent it; handlers.index_store pads it for ordering
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ObjectCreated:
+        s3 = record["s3"]
+        obj = s3["object"]
+        return cls(
+            bucket=s3["bucket"]["name"],
+            # Keys arrive form-encoded: spaces as "+", everything else percent-encoded UTF-8.
+            key=unquote_plus(obj["key"]),
+            size=int(obj.get("size", 0)),
+            etag=str(obj.get("eTag", "")),
+            sequencer=str(obj.get("sequencer", "")),
+        )
+
+
+def is_sqs(event: Mapping[str, Any]) -> bool:
+    """True for an SQS event (each record a message), False for a direct S3 notification."""
+    records = event.get("Records") or []
+    return bool(records) and records[0].get("eventSource") == "aws:sqs"
+
+
+def parse_body(body: str) -> Mapping[str, Any]:
+    """The S3 notification in an SQS message body, out of its SNS envelope if it has one.
+
+    Raises ValueError (json.JSONDecodeError included) for a body that holds no notification.
+    """
+    notification = json.loads(body)
+    if not isinstance(notification, dict):
+        raise ValueError("message body is not a JSON object")
+    if notification.get("Type") == "Notification" and "Message" in notification:
+        return parse_body(notification["Message"])  # S3 -> SNS -> SQS fan-out
+    return notification
+
+
+def object_created(notification: Mapping[str, Any]) -> Iterator[ObjectCreated]:
+    """The ObjectCreated records of one notification, lazily: a malformed record raises when
+    reached, inside the caller's error handling for its message."""
+    if notification.get("Event") == "s3:TestEvent":
+        log_json(logger, logging.INFO, "test-event-skipped", bucket=notification.get("Bucket"))
+        return
+    for record in notification.get("Records") or []:
+        if str(record.get("eventName", "")).startswith("ObjectCreated:"):
+            yield ObjectCreated.from_record(record)
+        else:
+            log_json(
+                logger,
+                logging.INFO,
+                "skipped",
+                reason="not ObjectCreated",
+                event_name=record.get("eventName"),
+            )

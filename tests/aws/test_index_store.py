@@ -1,0 +1,54 @@
+"""The index row's ordering protocol, against moto's server over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers import index_store
+from handlers.errors import ImageRejected, RejectReason
+from handlers.outcomes import Outcome
+from handlers.s3_events import ObjectCreated
+from tests.aws.conftest import Bucket
+
+
+def version(sequencer: str, etag: str = "e") -> ObjectCreated:
+    return ObjectCreated("uploads", "uploads/v.jpg", 10, etag, sequencer)
+
+
+REJECTION = ImageRejected(RejectReason.CORRUPT, "truncated")
+
+
+def test_first_row_is_written_with_the_padded_sequencer(bucket: Bucket) -> None:
+    assert index_store.put_rejection(bucket.table, version("FF"), REJECTION)
+
+    row = bucket.row("uploads/v.jpg")
+    assert row is not None
+    assert row["sequencer"] == "FF".rjust(index_store.SEQUENCER_WIDTH, "0")
+    assert (row["status"], row["reason"], row["detail"]) == (
+        Outcome.REJECTED,
+        RejectReason.CORRUPT,
+        "truncated",
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "arriving", "written"),
+    [("FF", "100", True), ("100", "FF", False), ("100", "100", True)],
+    ids=["newer-longer", "older-shorter", "same-redelivered"],
+)
+def test_rows_follow_the_sequencer_as_a_number(
+    bucket: Bucket, stored: str, arriving: str, written: bool
+) -> None:
+    index_store.put_rejection(bucket.table, version(stored, etag="stored"), REJECTION)
+
+    assert index_store.is_stale(bucket.table, version(arriving)) is not written
+    assert index_store.put_rejection(bucket.table, version(arriving, "arriving"), REJECTION) is (
+        written
+    )
+    row = bucket.row("uploads/v.jpg")
+    assert row is not None
+    assert row["source-etag"] == ("arriving" if written else "stored")
+
+
+def test_no_row_is_never_stale(bucket: Bucket) -> None:
+    assert not index_store.is_stale(bucket.table, version("1"))
