@@ -62,6 +62,8 @@ def test_dockerfile_shape(function: Function) -> None:
     ]
     assert "USER 10001" in found["base"]  # non-root, inherited by runtime and local
     assert any("compileall" in line for line in found["build"])
+    # Else pip's timestamp-checked bytecode stays, and only handlers/ gets unchecked hashes.
+    assert any("pip install" in i and "--no-compile" in i for i in found["build"])
     assert f"COPY {function.requirements} /tmp/requirements.txt" in found["build"]
     assert "docker/lambda-entrypoint.sh" in "\n".join(found["local"])
     # The package is copied in the build stage, before compileall, so its bytecode ships too.
@@ -189,6 +191,7 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Function],
                     "install",
                     "--quiet",
                     "--only-binary=:all:",
+                    "--no-compile",
                     "--target",
                     str(target),
                     "-r",
