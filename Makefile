@@ -37,13 +37,14 @@ demo: $(VENV)/.installed
 up: $(VENV)/.installed
 	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
 
-# Build both Dockerfiles with podman (amd64) and run each image through the Runtime API.
+# The image tier of the tests: both Dockerfiles built with podman (amd64), each image checked
+# from inside and run through the Runtime API against moto. Not part of `make test`.
 image-check: $(VENV)/.installed
-	$(BIN)/python -m infra.image_check
+	$(BIN)/pytest -m image tests/images
 
 # The same for arm64 under qemu emulation: a smoke test of the arm64 path, not in CI.
 image-check-arm64: $(VENV)/.installed
-	$(BIN)/python -m infra.image_check --arch arm64
+	THUMBSTAT_IMAGE_ARCH=arm64 $(BIN)/pytest -m image tests/images
 
 # Lint, type check, then every test.
 test: lint typecheck unit
