@@ -29,7 +29,7 @@ lint: $(VENV)/.installed  ## ruff check and ruff format --check
 typecheck: $(VENV)/.installed  ## mypy (strict on handlers/ and devstack/)
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed  ## every test (pytest)
+unit: $(VENV)/.installed  ## the tests (pytest), without the image tier
 	$(BIN)/pytest
 
 # The main job on the embedded stack (moto's server + awslambdaric): no Docker, no AWS account.
@@ -41,20 +41,21 @@ demo: $(VENV)/.installed  ## the main job on the embedded stack (IMAGES=1: as co
 up: $(VENV)/.installed  ## the embedded stack, left running (moto on MOTO_PORT, the Function URL on PORT)
 	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
 
-# Build both Dockerfiles with podman (amd64) and run each image through the Runtime API.
-image-check: $(VENV)/.installed  ## build both Dockerfiles with podman (amd64) and run them through the Runtime API
-	$(BIN)/python -m infra.image_check
+# The image tier of the tests: both Dockerfiles built with podman (amd64), each image checked
+# from inside and run through the Runtime API against moto. Not part of `make test`.
+image-check: $(VENV)/.installed  ## build both Dockerfiles with podman (amd64) and test the images
+	$(BIN)/pytest -m image tests/images
 
 # The same for arm64 under qemu emulation: a smoke test of the arm64 path, not in CI.
 image-check-arm64: $(VENV)/.installed  ## the same for arm64, under qemu
-	$(BIN)/python -m infra.image_check --arch arm64
+	THUMBSTAT_IMAGE_ARCH=arm64 $(BIN)/pytest -m image tests/images
 
 # LocalStack's ready hook is generated from devstack/resources.py; a test checks it is current.
 localstack-hook: $(VENV)/.installed  ## regenerate devstack/localstack/ready.sh
 	$(BIN)/python -m devstack.resources > devstack/localstack/ready.sh
 
-# Lint, type check, then every test.
-test: lint typecheck unit  ## lint, type check, then every test (README's test command)
+# Lint, type check, then every test but the image tier (make image-check).
+test: lint typecheck unit  ## lint, type check, then the tests (README's test command)
 
 # The benchmarks need the peers (pyvips, simplejpeg) and matplotlib: the bench extra.
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
