@@ -2,6 +2,9 @@
 
     POST /                      one reading, or a JSON array of readings (a device's backlog)
     GET  /readings?day=DATE     that day's readings in time order, paginated with `cursor`
+    GET  /readings?from=&to=    readings across days (at most 31), in time order (handlers.history)
+    GET  /summary?day=DATE      per-day summaries, also for from=&to= (handlers.history)
+    GET  /chart?day=DATE        the day as an SVG chart (handlers.history)
     GET  /health
 
 Errors map to statuses through one table (``STATUS``); storage failures are logged with their
@@ -20,7 +23,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Final
 
-from handlers import readings_store
+from handlers import history, readings_store
 from handlers.errors import (
     BadRequest,
     BodyTooLarge,
@@ -33,6 +36,7 @@ from handlers.errors import (
     ThumbstatError,
     UnsupportedMediaType,
 )
+from handlers.history import Document
 from handlers.logs import get_logger, log_json
 from handlers.readings import Reading, parse_reading, unknown_fields
 from handlers.settings import IngestSettings
@@ -55,7 +59,7 @@ STATUS: Final[dict[type[ThumbstatError], int]] = {
 
 _DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-Answer = tuple[int, dict[str, Any], dict[str, str]]
+Answer = tuple[int, dict[str, Any] | Document, dict[str, str]]
 
 
 @cache
@@ -84,6 +88,9 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
         request_id=request_id,
         ms=round((time.perf_counter() - started) * 1000, 2),
     )
+    if isinstance(body, Document):
+        headers = {"content-type": body.media_type, "x-request-id": request_id, **headers}
+        return {"statusCode": status, "headers": headers, "body": body.text}
     return {
         "statusCode": status,
         "headers": {"content-type": "application/json", "x-request-id": request_id, **headers},
@@ -200,6 +207,8 @@ def _json_body(event: Mapping[str, Any], config: IngestSettings) -> Any:
 
 def _get_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     query = event.get("queryStringParameters") or {}
+    if "from" in query or "to" in query:
+        return history.get_range(event, config)
     day = str(query.get("day", ""))
     if not _DAY.fullmatch(day):
         raise BadRequest("give the day as ?day=YYYY-MM-DD")
@@ -244,4 +253,6 @@ _ROUTES: Final[dict[str, dict[str, Callable[[Mapping[str, Any], IngestSettings],
     "/": {"POST": _post_readings},
     "/readings": {"GET": _get_readings, "POST": _post_readings},
     "/health": {"GET": _health},
+    "/summary": {"GET": history.get_summary},
+    "/chart": {"GET": history.get_chart},
 }

@@ -184,3 +184,13 @@ def _item(reading: Reading) -> Any:
 
 def _key(reading: Reading) -> Any:
     return {"Record_Day": {"S": reading.record_day}, "Record_Date": {"S": reading.record_date}}
+
+
+def day_readings(table: str, day: str, page_size: int = 1000) -> Iterator[Reading]:
+    """All of a ``Record_Day`` partition in sort-key order, page after page as iterated."""
+    after: str | None = None
+    while True:
+        page, after = query_day(table, day, page_size, after)
+        yield from page
+        if after is None:
+            return
