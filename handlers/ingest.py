@@ -213,7 +213,10 @@ def _get_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     if not _DAY.fullmatch(day):
         raise BadRequest("give the day as ?day=YYYY-MM-DD")
     limit = query.get("limit", str(config.page_size))
-    if not str(limit).isdigit() or not 1 <= int(limit) <= config.max_page_size:
+    if (
+        not (str(limit).isascii() and str(limit).isdigit())
+        or not 1 <= int(limit) <= config.max_page_size
+    ):
         raise BadRequest(f"limit must be a whole number from 1 to {config.max_page_size}")
     after = _decode_cursor(query["cursor"], day) if query.get("cursor") else None
     page, last = readings_store.query_day(config.readings_table, day, int(limit), after)

@@ -257,3 +257,11 @@ def test_bad_queries_get_a_clear_400(
     status, body, _ = get(path, **query)
     assert status == 400
     assert message in body["error"]
+
+
+def test_a_day_page_with_a_superscript_limit_is_a_400_not_a_crash(
+    readings_table: ReadingsTable,
+) -> None:
+    # str.isdigit() accepts "²" and int() refuses it: the day route used to raise here.
+    status, body, _ = get("/readings", day="2022-02-03", limit="²")
+    assert (status, "limit" in body["error"]) == (400, True)
