@@ -7,6 +7,8 @@
     GET  /chart?day=DATE        the day as an SVG chart (handlers.history)
     GET  /health
 
+Every request also writes one Embedded Metric Format line to stdout (handlers.metrics).
+
 Errors map to statuses through one table (``STATUS``); storage failures are logged with their
 detail and answered with a generic message.
 """
@@ -23,7 +25,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Final
 
-from handlers import history, readings_store
+from handlers import history, metrics, readings_store
 from handlers.errors import (
     BadRequest,
     BodyTooLarge,
@@ -87,6 +89,15 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
         status=status,
         request_id=request_id,
         ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    metrics.emit(
+        metrics.line(
+            settings().function_name,
+            metrics.counts(method, status, body),
+            timestamp_ms=int(time.time() * 1000),
+            request_id=request_id,
+            status=status,
+        )
     )
     if isinstance(body, Document):
         headers = {"content-type": body.media_type, "x-request-id": request_id, **headers}

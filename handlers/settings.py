@@ -29,6 +29,7 @@ READINGS_TABLE: Final = "READINGS_TABLE"
 MAX_BODY_BYTES: Final = "MAX_BODY_BYTES"
 MAX_BATCH: Final = "MAX_BATCH"
 MEMORY_SIZE: Final = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda
+FUNCTION_NAME: Final = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda
 
 RESIZE_VARIABLES: Final = (
     SOURCE_PREFIX,
@@ -129,6 +130,7 @@ class IngestSettings:
     max_batch: int = 2000
     page_size: int = 500  # GET /readings default page
     max_page_size: int = 1000
+    function_name: str = "thumbstat-ingest"  # outside Lambda; the metrics' dimension
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -137,4 +139,5 @@ class IngestSettings:
             readings_table=env.get(READINGS_TABLE) or cls.readings_table,
             max_body_bytes=_int(env, MAX_BODY_BYTES, cls.max_body_bytes, 1, 6 * 2**20),
             max_batch=_int(env, MAX_BATCH, cls.max_batch, 1, 100_000),
+            function_name=env.get(FUNCTION_NAME) or cls.function_name,
         )

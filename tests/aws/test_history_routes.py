@@ -1,4 +1,4 @@
-"""The read side of ingest (ranges, summaries, charts) through the
+"""The read side of ingest (ranges, summaries, charts), its metrics, through the
 handler with Function URL events, against moto's server over real HTTP."""
 
 from __future__ import annotations
@@ -265,3 +265,67 @@ def test_a_day_page_with_a_superscript_limit_is_a_400_not_a_crash(
     # str.isdigit() accepts "²" and int() refuses it: the day route used to raise here.
     status, body, _ = get("/readings", day="2022-02-03", limit="²")
     assert (status, "limit" in body["error"]) == (400, True)
+
+
+def emf_lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_every_request_writes_one_metric_line(
+    readings_table: ReadingsTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests = [
+        (
+            events.function_url("POST", "/", body=json.dumps(reading("2022-02-03T06:00:00Z"))),
+            (1, 0, 0),
+        ),
+        (
+            events.function_url("POST", "/", body=json.dumps(reading("2022-02-03T06:00:00Z"))),
+            (0, 1, 0),
+        ),
+        (
+            events.function_url(
+                "POST",
+                "/",
+                body=json.dumps(
+                    [
+                        reading("2022-02-03T06:00:00Z"),
+                        reading("2022-02-03T06:00:00Z", temperature=30),
+                        reading("2022-02-03T06:05:00Z"),
+                    ]
+                ),
+            ),
+            (1, 1, 1),
+        ),
+        (
+            events.function_url(
+                "POST", "/", body=json.dumps([reading("2022-02-03T07:00:00Z"), {"temperature": 1}])
+            ),
+            (0, 0, 1),
+        ),
+        (events.function_url("POST", "/", body="{not json"), (0, 0, 1)),
+        (events.function_url("GET", "/summary", query={"day": "2022-02-03"}), (0, 0, 0)),
+        (events.function_url("GET", "/chart", query={"day": "2022-02-03"}), (0, 0, 0)),
+    ]
+    capsys.readouterr()
+    for event, expected in requests:
+        call(event)
+        [line] = emf_lines(capsys.readouterr().out)
+        assert (line["ReadingsStored"], line["Duplicates"], line["Rejected"]) == expected
+        assert line["FunctionName"] == "thumbstat-ingest"
+        assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "thumbstat"
+        assert line["request_id"] == event["requestContext"]["requestId"]
+    assert len(readings_table.items()) == 2
+
+
+def test_the_metric_dimension_is_the_function_name(
+    readings_table: ReadingsTable,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "thumbstat-IngestFunction-x1")
+    ingest.settings.cache_clear()
+    get("/health")
+    [line] = emf_lines(capsys.readouterr().out)
+    assert line["FunctionName"] == "thumbstat-IngestFunction-x1"
+    ingest.settings.cache_clear()
