@@ -147,7 +147,7 @@ def _post_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
         return _store_batch(payload, config)
     reading = parse_reading(payload)
     extra = _ignored([payload])
-    if readings_store.put_reading(config.readings_table, reading):
+    if readings_store.put_reading(config.readings_table, reading, config.retention_days):
         return 201, {"stored": 1, **extra}, {}
     return 200, {"stored": 0, "duplicate": True, **extra}, {}
 
@@ -167,7 +167,7 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
     if errors:
         # All or nothing: the device drops exactly the invalid indexes and resends the rest.
         raise InvalidReading(errors)
-    result = readings_store.put_batch(config.readings_table, parsed)
+    result = readings_store.put_batch(config.readings_table, parsed, config.retention_days)
     body: dict[str, Any] = {
         "stored": len(result.stored),
         "duplicates": result.duplicates,

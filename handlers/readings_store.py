@@ -1,5 +1,7 @@
 """Readings in DynamoDB: idempotent writes, batches with retried UnprocessedItems, day queries.
 
+With a retention (``RETENTION_DAYS``), written items carry the TTL attribute (handlers.retention).
+
 Every botocore error is translated here, once, into StorageThrottled or StorageError, keeping
 the cause chained for the log; nothing DynamoDB says travels further.
 """
@@ -15,7 +17,7 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers import aws
+from handlers import aws, retention, tables
 from handlers.errors import DuplicateReading, StorageError, StorageThrottled
 from handlers.readings import Reading
 from handlers.retry import full_jitter
@@ -47,7 +49,7 @@ def _translated(action: str) -> Iterator[None]:
         raise StorageError(f"{action} failed") from exc
 
 
-def put_reading(table: str, reading: Reading) -> bool:
+def put_reading(table: str, reading: Reading, retention_days: int = 0) -> bool:
     """Store one reading. True if new, False if the same reading was already stored.
 
     Raises DuplicateReading when a different reading holds the same Record_Date.
@@ -57,7 +59,7 @@ def put_reading(table: str, reading: Reading) -> bool:
         try:
             client.put_item(
                 TableName=table,
-                Item=_item(reading),
+                Item=_item(reading, retention_days),
                 ConditionExpression="attribute_not_exists(Record_Date)",
             )
             return True
@@ -79,7 +81,7 @@ class BatchResult:
     failed: list[int] = field(default_factory=list)
 
 
-def put_batch(table: str, readings: Sequence[Reading]) -> BatchResult:
+def put_batch(table: str, readings: Sequence[Reading], retention_days: int = 0) -> BatchResult:
     """Store many readings: new ones written, identical ones counted as duplicates, different
     ones under an existing Record_Date reported as conflicts, unwritable ones as failed."""
     result = BatchResult()
@@ -101,7 +103,9 @@ def put_batch(table: str, readings: Sequence[Reading]) -> BatchResult:
 
     for start in range(0, len(to_write), _WRITE_CHUNK):
         chunk = to_write[start : start + _WRITE_CHUNK]
-        unwritten = _write_chunk(table, {readings[i].record_date: i for i in chunk}, readings)
+        unwritten = _write_chunk(
+            table, {readings[i].record_date: i for i in chunk}, readings, retention_days
+        )
         result.failed.extend(unwritten)
         result.stored.extend(i for i in chunk if i not in unwritten)
     for outcome in (result.duplicates, result.conflicts, result.failed, result.stored):
@@ -131,10 +135,14 @@ def _existing(table: str, readings: Sequence[Reading]) -> dict[str, Reading]:
     return found
 
 
-def _write_chunk(table: str, index_of: dict[str, int], readings: Sequence[Reading]) -> list[int]:
+def _write_chunk(
+    table: str, index_of: dict[str, int], readings: Sequence[Reading], retention_days: int = 0
+) -> list[int]:
     """Write one chunk, retrying UnprocessedItems with backoff. Returns the unwritten indexes."""
     client = aws.dynamodb()
-    requests: list[Any] = [{"PutRequest": {"Item": _item(readings[i])}} for i in index_of.values()]
+    requests: list[Any] = [
+        {"PutRequest": {"Item": _item(readings[i], retention_days)}} for i in index_of.values()
+    ]
     for attempt in range(_BATCH_ATTEMPTS):
         try:
             with _translated("BatchWriteItem"):
@@ -177,9 +185,13 @@ def query_day(
     return readings, (str(last["Record_Date"]["S"]) if last else None)
 
 
-def _item(reading: Reading) -> Any:
+def _item(reading: Reading, retention_days: int = 0) -> Any:
     """The item, typed loosely: the stubs' AttributeValue union does not take plain dicts."""
-    return reading.to_item()
+    item: dict[str, Any] = reading.to_item()
+    expires = retention.expires_at(reading, retention_days)
+    if expires is not None:
+        item[tables.READINGS_EXPIRES_AT] = {"N": str(expires)}
+    return item
 
 
 def _key(reading: Reading) -> Any:

@@ -1,16 +1,17 @@
-"""The read side of ingest (ranges, summaries, charts), its metrics, through the
+"""The read side of ingest (ranges, summaries, charts), its metrics and retention, through the
 handler with Function URL events, against moto's server over real HTTP."""
 
 from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from handlers import ingest
+from handlers import ingest, tables
+from handlers.timerange import instant
 from tests import events
 from tests.aws.conftest import ReadingsTable
 
@@ -329,3 +330,35 @@ def test_the_metric_dimension_is_the_function_name(
     [line] = emf_lines(capsys.readouterr().out)
     assert line["FunctionName"] == "thumbstat-IngestFunction-x1"
     ingest.settings.cache_clear()
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_with_a_retention_readings_carry_their_expiry(
+    readings_table: ReadingsTable, monkeypatch: pytest.MonkeyPatch, batch: bool
+) -> None:
+    monkeypatch.setenv("RETENTION_DAYS", "30")
+    ingest.settings.cache_clear()
+    sent = [reading("2022-02-03T06:00:00+01:00"), reading("2022-02-03T07:00:00")]
+    if batch:
+        assert post(sent)[0] == 201
+    else:
+        assert [post(r)[0] for r in sent] == [201, 201]
+    ingest.settings.cache_clear()
+    expiry = {
+        item["Record_Date"]["S"]: int(item[tables.READINGS_EXPIRES_AT]["N"])
+        for item in readings_table.items()
+    }
+    assert expiry == {
+        "2022-02-03T06:00:00+01:00": int(datetime(2022, 3, 5, 5, tzinfo=UTC).timestamp()),
+        "2022-02-03T07:00:00": int(datetime(2022, 3, 5, 7, tzinfo=UTC).timestamp()),
+    }
+    # Resending is still recognised as the same reading.
+    status, body, _ = post(sent[0])
+    assert (status, body["stored"], body["duplicate"]) == (200, 0, True)
+
+
+def test_without_a_retention_readings_are_kept_forever(readings_table: ReadingsTable) -> None:
+    post(reading("2022-02-03T06:00:00Z"))
+    [item] = readings_table.items()
+    assert tables.READINGS_EXPIRES_AT not in item
+    assert instant(item["Record_Date"]["S"]) == datetime(2022, 2, 3, 6, tzinfo=UTC)
