@@ -5,7 +5,9 @@
 
 Images are uploaded to the bucket; S3 notifies the queue; the router invokes resize (under the
 real awslambdaric) with SQS batches; thumbnails and index rows appear. Readings go through the
-device client to the local Function URL of ingest.
+device client to the local Function URL of ingest: a simulated shop thermostat since yesterday's
+midnight, every two minutes, offline for 40 minutes yesterday afternoon. The summaries of both
+days are printed, and yesterday's chart is written next to the functions' log.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as clock
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import Report
@@ -64,19 +70,59 @@ def upload_samples(stack: EmbeddedStack) -> list[str]:
     return [*keys, key]
 
 
-def post_readings(stack: EmbeddedStack, spool: Path) -> str:
-    """One live reading, then a backlog the device kept while offline. Returns the day."""
-    now = datetime.now().astimezone().replace(microsecond=0)
+def local_zone() -> tuple[str, tzinfo]:
+    """This machine's IANA zone (TZ, or where /etc/localtime points), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    if os.path.islink("/etc/localtime"):
+        candidates.append(os.path.realpath("/etc/localtime").partition("zoneinfo/")[2])
+    for name in filter(None, candidates):
+        try:
+            return name, ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return "UTC", UTC
+
+
+def simulated_thermostat(start: datetime, until: datetime, zone: tzinfo) -> list[Reading]:
+    """A shop thermostat every two minutes: 64 from 06:00 to 22:00 and 58 at night, heating on
+    below the setpoint minus 0.5 and off above it plus 0.5; offline 13:10-13:50 on the first day.
+    Timestamps carry the local offset, as the device sends them."""
+    readings: list[Reading] = []
+    temperature, heating = 60.0, False
+    at = start
+    while at <= until:
+        local = at.astimezone(zone)
+        setpoint = 64 if clock(6) <= local.time() < clock(22) else 58
+        heating = temperature < setpoint - 0.5 or (heating and temperature <= setpoint + 0.5)
+        temperature += 0.35 if heating else -0.12
+        offline = local.date() == start.astimezone(zone).date() and (
+            clock(13, 10) <= local.time() < clock(13, 50)
+        )
+        if not offline:
+            readings.append(Reading(local.isoformat(), heating, round(temperature, 1), setpoint))
+        at += timedelta(minutes=2)
+    return readings
+
+
+def post_readings(stack: EmbeddedStack, spool: Path, zone: tzinfo) -> tuple[str, str]:
+    """Yesterday and today so far, spooled while "offline", then sent with a live reading.
+    Returns yesterday and today (local dates)."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    today = now.astimezone(zone).date()
+    midnight = datetime.combine(today - timedelta(days=1), clock(), zone).astimezone(UTC)
+    *backlog, live = simulated_thermostat(midnight, now, zone)
     client = ReadingClient(stack.function_url, spool_path=spool, sign=False)
     try:
-        for minutes in range(30, 0, -1):  # the backlog, queued while "offline"
-            at = now - timedelta(minutes=minutes)
-            client.spool.add(Reading(at.isoformat(), minutes % 3 != 0, 64.0 + minutes / 10, 64))
-        report = client.send(Reading(now.isoformat(), True, 65.2, 64))
+        for reading in backlog:
+            client.spool.add(reading)
+        report = client.send(live)
     finally:
         client.close()
-    out(f"  sent {report.sent} readings ({report.pending} left in the spool)")
-    return now.date().isoformat()
+    out(
+        f"  sent {report.sent} readings ({report.pending} left in the spool): every 2 minutes "
+        f"since {midnight.astimezone(zone):%Y-%m-%d %H:%M}, offline 13:10-13:50 that day"
+    )
+    return (today - timedelta(days=1)).isoformat(), today.isoformat()
 
 
 def wait_for_index(stack: EmbeddedStack, keys: list[str], timeout_s: float = 180) -> None:
@@ -140,6 +186,50 @@ def show_readings(stack: EmbeddedStack, day: str) -> None:
     out(table(rows))
 
 
+def _hours(minutes: float) -> str:
+    whole = round(minutes)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def show_summaries(stack: EmbeddedStack, days: tuple[str, str], zone: str) -> dict[str, Any]:
+    client = ReadingClient(stack.function_url, sign=False, timeout=30)
+    query = {"from": days[0], "to": days[1], "tz": zone}
+    status, _, data = client.get("/summary", query)
+    answer: dict[str, Any] = json.loads(data)
+    if status != 200:
+        raise SystemExit(f"GET /summary answered {status}: {answer}")
+    out(f"  GET /summary?from={days[0]}&to={days[1]}&tz={zone} (gaps over 15 minutes):")
+    rows = [["day", "count", "min", "max", "mean", "setpoints", "heating", "share", "gaps"]]
+    for day in answer["days"]:
+        share = day["heating_share"]
+        rows.append(
+            [
+                day["day"],
+                str(day["count"]),
+                str(day["temperature_min"]),
+                str(day["temperature_max"]),
+                str(day["temperature_mean"]),
+                ", ".join(map(str, day["setpoints"])),
+                _hours(day["heating_minutes"]),
+                "-" if share is None else f"{share:.0%}",
+                "; ".join(f"{g['from'][11:16]}-{g['to'][11:16]}" for g in day["gaps"]) or "-",
+            ]
+        )
+    out(table(rows))
+    return answer
+
+
+def write_chart(stack: EmbeddedStack, day: str, zone: str, directory: Path) -> Path:
+    client = ReadingClient(stack.function_url, sign=False, timeout=30)
+    status, content_type, data = client.get("/chart", {"day": day, "tz": zone})
+    if status != 200 or content_type != "image/svg+xml":
+        raise SystemExit(f"GET /chart answered {status} {content_type}: {data[:200]!r}")
+    path = directory / f"chart-{day}.svg"
+    path.write_bytes(data)
+    out(f"  GET /chart?day={day}&tz={zone}: {path} ({len(data) / 1000:.1f} kB of SVG)")
+    return path
+
+
 def show_reports(stack: EmbeddedStack) -> None:
     rows = [
         [
@@ -181,6 +271,8 @@ The stack stays up until Ctrl-C. Try:
   aws dynamodb scan --table-name {stack.resources.index_table}
   python -m handlers.client --url {url} --no-sign send --temperature 65.2 --on --setpoint 64
   curl '{url}/readings?day={day}'
+  curl '{url}/summary?day={day}'
+  python -m handlers.client --url {url} --no-sign chart --day {day} --out chart.svg
 """
 
 
@@ -219,14 +311,18 @@ def main(argv: list[str] | None = None) -> int:
         out("\n1. Uploading sample images")
         keys = upload_samples(stack)
         out("\n2. Posting thermostat readings with the device client")
-        day = post_readings(stack, workdir / "spool.sqlite3")
+        zone_name, zone = local_zone()
+        yesterday, day = post_readings(stack, workdir / "spool.sqlite3", zone)
         out("\n3. Waiting for thumbnails")
         wait_for_index(stack, keys)
         out(f"\n4. image_metadata (aws dynamodb scan --table-name {stack.resources.index_table})")
         show_index(stack)
         out(f"\n5. {stack.resources.readings_table}")
         show_readings(stack, day)
-        out("\n6. REPORT lines, as CloudWatch Logs shows them")
+        out("\n6. Summaries and chart")
+        show_summaries(stack, (yesterday, day), zone_name)
+        write_chart(stack, yesterday, zone_name, workdir)
+        out("\n7. REPORT lines, as CloudWatch Logs shows them")
         show_reports(stack)
         if args.stay_up:
             out(try_commands(stack, day))

@@ -5,11 +5,14 @@ first, in batches. A reading leaves the spool only when the function has stored 
 had it), or when the function refuses it as invalid (logged): network errors, timeouts, 429 and
 5xx keep it for the next ``send`` or ``flush``. Requests are signed with SigV4 (service
 ``lambda``) through botocore when AWS credentials are configured, as an IAM-auth Function URL
-needs.
+needs. The read routes are fetched the same way, signed too:
 
     python -m handlers.client send --temperature 65.2 --on --setpoint 64 [--url URL]
     python -m handlers.client flush [--url URL]
     python -m handlers.client pending
+    python -m handlers.client summary --day 2026-11-21 [--tz Europe/London] [--gap-minutes 15]
+    python -m handlers.client summary --from 2026-11-01 --to 2026-11-30
+    python -m handlers.client chart --day 2026-11-21 --out day.svg [--tz Europe/London]
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote, urlencode
 
 from handlers.errors import InvalidReading
 from handlers.readings import Reading, parse_reading
@@ -102,12 +107,17 @@ class ReadingClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url.rstrip("/") + "/"
-        self.spool = Spool(spool_path or os.environ.get("THUMBSTAT_SPOOL") or DEFAULT_SPOOL)
+        self._spool_path = spool_path
         self.timeout, self.max_attempts = timeout, max_attempts
         self.backoff, self.max_backoff = backoff, max_backoff
         self.batch_size = batch_size
         self._sign, self._region = sign, region
         self._sleep = sleep
+
+    @cached_property
+    def spool(self) -> Spool:
+        """Opened on first use: fetching a summary or a chart needs no spool."""
+        return Spool(self._spool_path or os.environ.get("THUMBSTAT_SPOOL") or DEFAULT_SPOOL)
 
     def send(self, reading: Reading) -> FlushReport:
         """Spool the reading, then send everything pending, oldest first."""
@@ -166,19 +176,33 @@ class ReadingClient:
             return {i for i in indexes if i < count} or set(range(count))
         return set(range(count))
 
+    def get(self, path: str, query: Mapping[str, str]) -> tuple[int, str, bytes]:
+        """GET a read route (``/summary``, ``/chart``, ``/readings``), signed as ``send`` is:
+        the status, content type and body. Raises Unavailable as ``send`` would retry."""
+        url = self.url + path.lstrip("/")
+        if query:
+            url += "?" + urlencode(query, quote_via=quote)  # %20, not +: SigV4's encoding
+        return self._request("GET", url, b"")
+
     def _post(self, payload: Any) -> tuple[int, dict[str, Any]]:
-        body = json.dumps(payload).encode()
+        status, _, data = self._request("POST", self.url, json.dumps(payload).encode())
+        return status, _json(data)
+
+    def _request(self, method: str, url: str, body: bytes) -> tuple[int, str, bytes]:
         for attempt in range(self.max_attempts):
             retry_after: float | None = None
             try:
                 request = urllib.request.Request(
-                    self.url, data=body, method="POST", headers=self._headers(body)
+                    url,
+                    data=body if method == "POST" else None,
+                    method=method,
+                    headers=self._headers(body, method, url),
                 )
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.status, _json(response.read())
+                    return response.status, response.headers.get_content_type(), response.read()
             except urllib.error.HTTPError as exc:
                 if exc.code != 429 and exc.code < 500:
-                    return exc.code, _json(exc.read())
+                    return exc.code, exc.headers.get_content_type(), exc.read()
                 problem = f"HTTP {exc.code}"
                 retry_after = _seconds(exc.headers.get("retry-after"))
             except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
@@ -189,8 +213,8 @@ class ReadingClient:
                 self._sleep(min(delay, self.max_backoff))
         raise Unavailable(f"{problem} after {self.max_attempts} attempts")
 
-    def _headers(self, body: bytes) -> dict[str, str]:
-        headers = {"content-type": "application/json"}
+    def _headers(self, body: bytes, method: str = "POST", url: str | None = None) -> dict[str, str]:
+        headers = {"content-type": "application/json"} if method == "POST" else {}
         if self._sign is False:
             return headers
         import botocore.session  # only devices that sign pay for botocore's import
@@ -211,12 +235,13 @@ class ReadingClient:
             or session.get_config_variable("region")
             or "us-east-1"
         )
-        request = AWSRequest(method="POST", url=self.url, data=body, headers=headers)
+        request = AWSRequest(method=method, url=url or self.url, data=body, headers=headers)
         SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
         return dict(request.headers.items())
 
     def close(self) -> None:
-        self.spool.close()
+        if "spool" in self.__dict__:
+            self.spool.close()
 
 
 def _json(data: bytes) -> dict[str, Any]:
@@ -265,11 +290,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("--date", help="RFC 3339 timestamp (default: now, local time)")
     commands.add_parser("flush", help="send all pending readings")
     commands.add_parser("pending", help="count the readings waiting in the spool")
+    summary = commands.add_parser("summary", help="print the summary of a day or days (JSON)")
+    summary.add_argument("--day", help="YYYY-MM-DD")
+    summary.add_argument("--from", dest="first", help="first day of a range, YYYY-MM-DD")
+    summary.add_argument("--to", dest="last", help="last day of a range (at most 31 days)")
+    chart = commands.add_parser("chart", help="save a day's chart as SVG")
+    chart.add_argument("--day", required=True, help="YYYY-MM-DD")
+    chart.add_argument("--out", required=True, type=Path, help="the SVG file to write")
+    for reader in (summary, chart):
+        reader.add_argument("--tz", help="IANA time zone of the days and labels (default: UTC)")
+        reader.add_argument("--gap-minutes", help="silences longer than this are gaps (15)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     if args.command != "pending" and not args.url:
         parser.error("give the Function URL with --url or THUMBSTAT_URL")
+    if args.command == "summary" and not (args.day or (args.first and args.last)):
+        parser.error("give --day, or --from and --to")
     client = ReadingClient(
         args.url or "http://unused",
         spool_path=args.spool,
@@ -277,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sign=False if args.no_sign else None,
     )
     try:
+        if args.command in ("summary", "chart"):
+            return _fetch(client, args)
         if args.command == "pending":
             sys.stdout.write(f"{len(client.spool)}\n")
             return 0
@@ -300,6 +339,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write(json.dumps(report.__dict__) + "\n")
     # Spooled for later is not a failure: nothing is lost. Refused readings are.
     return 1 if report.dropped else 0
+
+
+def _fetch(client: ReadingClient, args: argparse.Namespace) -> int:
+    """summary and chart: GET the route, signed; print the summary or save the chart."""
+    given = {
+        "day": args.day,
+        "from": getattr(args, "first", None),
+        "to": getattr(args, "last", None),
+        "tz": args.tz,
+        "gap_minutes": args.gap_minutes,
+    }
+    query = {name: value for name, value in given.items() if value}
+    try:
+        status, content_type, data = client.get(f"/{args.command}", query)
+    except Unavailable as exc:
+        sys.stderr.write(f"the function could not be reached: {exc}\n")
+        return 1
+    if status != 200:
+        sys.stderr.write(f"the function answered {status}: {_json(data).get('error', '')}\n")
+        return 1
+    if args.command == "summary":
+        sys.stdout.write(json.dumps(_json(data), indent=2) + "\n")
+        return 0
+    if content_type != "image/svg+xml":
+        sys.stderr.write(f"expected an SVG chart, got {content_type}\n")
+        return 1
+    args.out.write_bytes(data)
+    sys.stdout.write(json.dumps({"chart": str(args.out), "bytes": len(data)}) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

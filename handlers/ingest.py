@@ -2,7 +2,12 @@
 
     POST /                      one reading, or a JSON array of readings (a device's backlog)
     GET  /readings?day=DATE     that day's readings in time order, paginated with `cursor`
+    GET  /readings?from=&to=    readings across days (at most 31), in time order (handlers.history)
+    GET  /summary?day=DATE      per-day summaries, also for from=&to= (handlers.history)
+    GET  /chart?day=DATE        the day as an SVG chart (handlers.history)
     GET  /health
+
+Every request also writes one Embedded Metric Format line to stdout (handlers.metrics).
 
 Errors map to statuses through one table (``STATUS``), batch outcomes included; storage failures
 are logged with their detail and answered with a generic message. Only the errors in ``ANSWERED``
@@ -21,7 +26,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Final
 
-from handlers import readings_store
+from handlers import history, metrics, readings_store
 from handlers.errors import (
     BadRequest,
     BodyTooLarge,
@@ -35,6 +40,7 @@ from handlers.errors import (
     ThumbstatError,
     UnsupportedMediaType,
 )
+from handlers.history import Document
 from handlers.logs import get_logger, log_json
 from handlers.readings import Reading, parse_reading, unknown_fields
 from handlers.settings import IngestSettings
@@ -61,7 +67,7 @@ STATUS: Final[dict[type[ThumbstatError], int]] = {
 
 _DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-Answer = tuple[int, dict[str, Any], dict[str, str]]
+Answer = tuple[int, dict[str, Any] | Document, dict[str, str]]
 
 
 @cache
@@ -90,6 +96,18 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
         request_id=request_id,
         ms=round((time.perf_counter() - started) * 1000, 2),
     )
+    metrics.emit(
+        metrics.line(
+            settings().function_name,
+            metrics.counts(method, status, body),
+            timestamp_ms=int(time.time() * 1000),
+            request_id=request_id,
+            status=status,
+        )
+    )
+    if isinstance(body, Document):
+        headers = {"content-type": body.media_type, "x-request-id": request_id, **headers}
+        return {"statusCode": status, "headers": headers, "body": body.text}
     return {
         "statusCode": status,
         "headers": {"content-type": "application/json", "x-request-id": request_id, **headers},
@@ -142,7 +160,7 @@ def _post_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
         return _store_batch(payload, config)
     reading = parse_reading(payload)
     extra = _ignored([payload])
-    if readings_store.put_reading(config.readings_table, reading):
+    if readings_store.put_reading(config.readings_table, reading, config.retention_days):
         return 201, {"stored": 1, **extra}, {}
     return 200, {"stored": 0, "duplicate": True, **extra}, {}
 
@@ -162,7 +180,7 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
     if errors:
         # All or nothing: the device drops exactly the invalid indexes and resends the rest.
         raise InvalidReading(errors)
-    result = readings_store.put_batch(config.readings_table, parsed)
+    result = readings_store.put_batch(config.readings_table, parsed, config.retention_days)
     body: dict[str, Any] = {
         "stored": len(result.stored),
         "duplicates": result.duplicates,
@@ -215,11 +233,16 @@ def _json_body(event: Mapping[str, Any], config: IngestSettings) -> Any:
 
 def _get_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     query = event.get("queryStringParameters") or {}
+    if "from" in query or "to" in query:
+        return history.get_range(event, config)
     day = str(query.get("day", ""))
     if not _DAY.fullmatch(day):
         raise BadRequest("give the day as ?day=YYYY-MM-DD")
     limit = query.get("limit", str(config.page_size))
-    if not str(limit).isdigit() or not 1 <= int(limit) <= config.max_page_size:
+    if (
+        not (str(limit).isascii() and str(limit).isdigit())
+        or not 1 <= int(limit) <= config.max_page_size
+    ):
         raise BadRequest(f"limit must be a whole number from 1 to {config.max_page_size}")
     after = _decode_cursor(query["cursor"], day) if query.get("cursor") else None
     page, last = readings_store.query_day(config.readings_table, day, int(limit), after)
@@ -259,4 +282,6 @@ _ROUTES: Final[dict[str, dict[str, Callable[[Mapping[str, Any], IngestSettings],
     "/": {"POST": _post_readings},
     "/readings": {"GET": _get_readings, "POST": _post_readings},
     "/health": {"GET": _health},
+    "/summary": {"GET": history.get_summary},
+    "/chart": {"GET": history.get_chart},
 }

@@ -2,8 +2,11 @@
 UnprocessedItems, day queries.
 
 The item keeps the original table's attribute names and types (Thermostat_On a "true"/"false"
-string, numbers as N). Every botocore error is translated here, once, into StorageThrottled or
-StorageError, keeping the cause chained for the log; nothing DynamoDB says travels further.
+string, numbers as N). With a retention (``RETENTION_DAYS``), written items carry the TTL
+attribute (handlers.retention).
+
+Every botocore error is translated here, once, into StorageThrottled or StorageError, keeping
+the cause chained for the log; nothing DynamoDB says travels further.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers import aws
+from handlers import aws, retention, tables
 from handlers.errors import DuplicateReading, StorageError, StorageThrottled
 from handlers.readings import Reading
 from handlers.retry import full_jitter
@@ -68,7 +71,7 @@ def from_item(item: Mapping[str, Mapping[str, str]]) -> Reading:
     )
 
 
-def put_reading(table: str, reading: Reading) -> bool:
+def put_reading(table: str, reading: Reading, retention_days: int = 0) -> bool:
     """Store one reading. True if new, False if the same reading was already stored.
 
     Raises DuplicateReading when a different reading holds the same Record_Date.
@@ -78,7 +81,7 @@ def put_reading(table: str, reading: Reading) -> bool:
         try:
             client.put_item(
                 TableName=table,
-                Item=_item(reading),
+                Item=_item(reading, retention_days),
                 ConditionExpression="attribute_not_exists(Record_Date)",
                 # The failed condition carries the stored item: one round trip, and no window
                 # for it to change between a put and a get.
@@ -107,7 +110,7 @@ class BatchResult:
     failed: list[int] = field(default_factory=list)
 
 
-def put_batch(table: str, readings: Sequence[Reading]) -> BatchResult:
+def put_batch(table: str, readings: Sequence[Reading], retention_days: int = 0) -> BatchResult:
     """Store many readings: new ones written, identical ones counted as duplicates, different
     ones under an existing Record_Date reported as conflicts, unwritable ones as failed."""
     result = BatchResult()
@@ -129,7 +132,9 @@ def put_batch(table: str, readings: Sequence[Reading]) -> BatchResult:
 
     for start in range(0, len(to_write), _WRITE_CHUNK):
         chunk = to_write[start : start + _WRITE_CHUNK]
-        unwritten = _write_chunk(table, {readings[i].record_date: i for i in chunk}, readings)
+        unwritten = _write_chunk(
+            table, {readings[i].record_date: i for i in chunk}, readings, retention_days
+        )
         result.failed.extend(unwritten)
         result.stored.extend(i for i in chunk if i not in unwritten)
     for outcome in (result.duplicates, result.conflicts, result.failed, result.stored):
@@ -159,10 +164,14 @@ def _existing(table: str, readings: Sequence[Reading]) -> dict[str, Reading]:
     return found
 
 
-def _write_chunk(table: str, index_of: dict[str, int], readings: Sequence[Reading]) -> list[int]:
+def _write_chunk(
+    table: str, index_of: dict[str, int], readings: Sequence[Reading], retention_days: int = 0
+) -> list[int]:
     """Write one chunk, retrying UnprocessedItems with backoff. Returns the unwritten indexes."""
     client = aws.dynamodb()
-    requests: list[Any] = [{"PutRequest": {"Item": _item(readings[i])}} for i in index_of.values()]
+    requests: list[Any] = [
+        {"PutRequest": {"Item": _item(readings[i], retention_days)}} for i in index_of.values()
+    ]
     for attempt in range(_BATCH_ATTEMPTS):
         try:
             with _translated("BatchWriteItem"):
@@ -205,10 +214,24 @@ def query_day(
     return readings, (str(last["Record_Date"]["S"]) if last else None)
 
 
-def _item(reading: Reading) -> Any:
+def _item(reading: Reading, retention_days: int = 0) -> Any:
     """The item, typed loosely: the stubs' AttributeValue union does not take plain dicts."""
-    return to_item(reading)
+    item: dict[str, Any] = to_item(reading)
+    expires = retention.expires_at(reading, retention_days)
+    if expires is not None:
+        item[tables.READINGS_EXPIRES_AT] = {"N": str(expires)}
+    return item
 
 
 def _key(reading: Reading) -> Any:
     return {"Record_Day": {"S": reading.record_day}, "Record_Date": {"S": reading.record_date}}
+
+
+def day_readings(table: str, day: str, page_size: int = 1000) -> Iterator[Reading]:
+    """All of a ``Record_Day`` partition in sort-key order, page after page as iterated."""
+    after: str | None = None
+    while True:
+        page, after = query_day(table, day, page_size, after)
+        yield from page
+        if after is None:
+            return

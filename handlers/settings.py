@@ -28,7 +28,9 @@ THUMBNAIL_CACHE_CONTROL: Final = "THUMBNAIL_CACHE_CONTROL"
 READINGS_TABLE: Final = "READINGS_TABLE"
 MAX_BODY_BYTES: Final = "MAX_BODY_BYTES"
 MAX_BATCH: Final = "MAX_BATCH"
+RETENTION_DAYS: Final = "RETENTION_DAYS"
 MEMORY_SIZE: Final = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda
+FUNCTION_NAME: Final = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda
 
 RESIZE_VARIABLES: Final = (
     SOURCE_PREFIX,
@@ -41,7 +43,7 @@ RESIZE_VARIABLES: Final = (
     MAX_PIXELS,
     THUMBNAIL_CACHE_CONTROL,
 )
-INGEST_VARIABLES: Final = (READINGS_TABLE, MAX_BODY_BYTES, MAX_BATCH)
+INGEST_VARIABLES: Final = (READINGS_TABLE, MAX_BODY_BYTES, MAX_BATCH, RETENTION_DAYS)
 
 
 class ConfigError(ValueError):
@@ -129,6 +131,8 @@ class IngestSettings:
     max_batch: int = 2000
     page_size: int = 500  # GET /readings default page
     max_page_size: int = 1000
+    retention_days: int = 0  # 0: readings are kept forever
+    function_name: str = "thumbstat-ingest"  # outside Lambda; the metrics' dimension
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
@@ -137,4 +141,6 @@ class IngestSettings:
             readings_table=env.get(READINGS_TABLE) or cls.readings_table,
             max_body_bytes=_int(env, MAX_BODY_BYTES, cls.max_body_bytes, 1, 6 * 2**20),
             max_batch=_int(env, MAX_BATCH, cls.max_batch, 1, 100_000),
+            retention_days=_int(env, RETENTION_DAYS, cls.retention_days, 0, 36_500),
+            function_name=env.get(FUNCTION_NAME) or cls.function_name,
         )

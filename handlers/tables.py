@@ -24,6 +24,9 @@ READINGS: Final[dict[str, Any]] = {
     ],
     "BillingMode": "PAY_PER_REQUEST",
 }
+# The readings' TTL attribute (epoch seconds), set only when RETENTION_DAYS is; the template
+# enables the table's TTL on it under the same condition.
+READINGS_EXPIRES_AT: Final = "Expires_At"
 
 
 def create_table_request(definition: dict[str, Any], name: str | None = None) -> dict[str, Any]:

@@ -19,9 +19,13 @@ from handlers.readings import Reading
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
-    log = tmp_path_factory.mktemp("logs") / "functions.log"
-    with log.open("wb") as sink, embedded(log=sink) as running:
+def function_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs") / "functions.log"
+
+
+@pytest.fixture(scope="module")
+def stack(function_log: Path) -> Iterator[EmbeddedStack]:
+    with function_log.open("wb") as sink, embedded(log=sink) as running:
         yield running
 
 
@@ -87,3 +91,35 @@ def test_readings_posted_by_the_device_client_are_stored_and_listed(
     assert page["readings"] == [r.to_json() for r in readings]
     ingest = stack.functions["ingest"].reports
     assert ingest[0].init_duration_ms is not None and ingest[-1].init_duration_ms is None
+
+
+def test_summary_chart_and_metrics_through_the_runtime(
+    stack: EmbeddedStack, function_log: Path, tmp_path: Path
+) -> None:
+    client = ReadingClient(stack.function_url, spool_path=tmp_path / "spool.sqlite3", sign=False)
+    for minute in range(0, 60, 5):
+        client.spool.add(
+            Reading(f"2026-11-23T08:{minute:02d}:00+01:00", minute < 30, 19 + minute / 10, 20)
+        )
+    assert client.flush().sent == 12
+
+    query = {"day": "2026-11-23", "tz": "Europe/Paris"}
+    status, content_type, data = client.get("/summary", query)
+    assert (status, content_type) == (200, "application/json")
+    [day] = json.loads(data)["days"]
+    # Six heating-on readings five minutes apart; the last reading holds for the 15-minute cap.
+    assert (day["count"], day["heating_minutes"], day["known_minutes"]) == (12, 30.0, 70.0)
+
+    status, content_type, svg = client.get("/chart", query)
+    assert (status, content_type) == (200, "image/svg+xml")
+    assert b"12 readings" in svg and b"2026-11-23 (Europe/Paris)" in svg
+
+    # Under the real runtime client the metric lines reach the log bare, one line each, while
+    # logging's lines carry the runtime's prefix.
+    lines = function_log.read_text().splitlines()
+    metric_lines = [json.loads(line) for line in lines if line.startswith('{"_aws"')]
+    assert {"ReadingsStored": 12, "Duplicates": 0, "Rejected": 0}.items() <= next(
+        m for m in metric_lines if m["ReadingsStored"] == 12
+    ).items()
+    assert {m["FunctionName"] for m in metric_lines} == {"thumbstat-ingest"}
+    assert any(line.startswith("[INFO]") and '"event": "chart"' in line for line in lines)

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from handlers import tables
+from handlers import metrics, settings, tables
 from infra.deploy import TEMPLATE
 from infra.functions import FUNCTIONS, Function
 from tests.infra.conftest import DIGEST, NOT_IN_MOTO
@@ -186,8 +186,79 @@ def test_the_template_deploys_exactly_the_listed_functions(template: Template) -
     assert set(resources(template, "AWS::Lambda::Function")) == {f.logical_id for f in FUNCTIONS}
 
 
-@pytest.fixture
-def deployed(aws_env: str, moto_template: Path, unique: str) -> dict[str, Any]:
+def test_the_silence_alarm_watches_readings_stored(template: Template) -> None:
+    alarm = template["Resources"]["SilenceAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (metrics.NAMESPACE, metrics.READINGS_STORED)
+    assert alarm["Dimensions"] == [{"Name": metrics.DIMENSION, "Value": {"Ref": "IngestFunction"}}]
+    # Every minute of the last SilenceMinutes below one reading stored, missing data included.
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Sum", 60, 1)
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == {"Ref": "SilenceMinutes"}
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": "AlarmTopic"}]
+    silence = template["Parameters"]["SilenceMinutes"]
+    assert (silence["Default"], silence["MinValue"], silence["MaxValue"]) == (15, 1, 1440)
+
+
+def test_the_errors_alarm_takes_function_errors_and_5xx_answers(template: Template) -> None:
+    alarm = template["Resources"]["IngestErrorsAlarm"]["Properties"]
+    watched = {
+        query["MetricStat"]["Metric"]["MetricName"]: query["MetricStat"]["Metric"]
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    }
+    assert set(watched) == {"Errors", "Url5xxCount"}
+    for metric in watched.values():
+        assert metric["Namespace"] == "AWS/Lambda"
+        assert metric["Dimensions"] == [
+            {"Name": "FunctionName", "Value": {"Ref": "IngestFunction"}}
+        ]
+    [returned] = [query for query in alarm["Metrics"] if query["ReturnData"]]
+    assert returned["Expression"] == "MAX([FILL(errors, 0), FILL(server, 0)])"
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_email_subscription_is_optional(template: Template) -> None:
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert template["Conditions"]["HasAlarmEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }
+    [subscription] = resources(template, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+
+
+def test_readings_expire_only_with_a_retention(template: Template) -> None:
+    retention = template["Parameters"]["RetentionDays"]
+    assert (retention["Default"], retention["MinValue"]) == (0, 0)
+    assert template["Conditions"]["ExpireReadings"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RetentionDays"}, "0"]}]
+    }
+    table = template["Resources"]["ReadingsTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {
+        "Fn::If": [
+            "ExpireReadings",
+            {"AttributeName": tables.READINGS_EXPIRES_AT, "Enabled": True},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    variables = template["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables[settings.RETENTION_DAYS] == {"Ref": "RetentionDays"}
+
+
+def test_metrics_need_no_grant(template: Template) -> None:
+    granted = [s for owner, s in statements(template) if owner == "IngestRole"]
+    actions = {a for s in granted for a in as_list(s["Action"])}
+    assert not any(a.startswith(("cloudwatch:", "sns:")) for a in actions)
+
+
+def deploy(moto_template: Path, unique: str, **parameters: str) -> dict[str, Any]:
     cloudformation = boto3.client("cloudformation")
     stack = f"thumbstat-{unique}"
     images = {
@@ -198,6 +269,7 @@ def deployed(aws_env: str, moto_template: Path, unique: str) -> dict[str, Any]:
         **images,
         "IndexTableName": f"image_metadata-{unique}",
         "ReadingsTableName": f"Shop_Thermostat-{unique}",
+        **parameters,
     }
     given: list[Any] = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     cloudformation.create_stack(
@@ -215,11 +287,17 @@ def deployed(aws_env: str, moto_template: Path, unique: str) -> dict[str, Any]:
         "outputs": {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]},
         "resources": {s["LogicalResourceId"]: s for s in summaries},
         "template": json.loads(moto_template.read_text()),
+        "parameters": values,
     }
 
 
+@pytest.fixture
+def deployed(aws_env: str, moto_template: Path, unique: str) -> dict[str, Any]:
+    return deploy(moto_template, unique)
+
+
 # What moto's CloudFormation accepts but does not create (it records no resource for them).
-MOTO_PLACEHOLDERS = {"AWS::SQS::QueuePolicy"}
+MOTO_PLACEHOLDERS = {"AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::SNS::Subscription"}
 
 
 def test_every_resource_is_created_on_moto(deployed: dict[str, Any], template: Template) -> None:
@@ -261,3 +339,71 @@ def test_deployed_resources_are_configured(deployed: dict[str, Any]) -> None:
         "EventSourceMappings"
     ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def filled(value: Any, refs: dict[str, str]) -> Any:
+    """A template value with its Ref and Fn::Sub of parameters and resources filled in."""
+    if isinstance(value, list):
+        return [filled(v, refs) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return refs[value["Ref"]]
+        if set(value) == {"Fn::Sub"}:
+            text = value["Fn::Sub"]
+            for name, replacement in refs.items():
+                text = text.replace("${" + name + "}", replacement)
+            return text
+        return {k: filled(v, refs) for k, v in value.items()}
+    return value
+
+
+def test_alarms_and_topic_on_moto(deployed: dict[str, Any], template: Template) -> None:
+    """moto's CloudFormation creates the topic but not alarms: each alarm's properties, resolved
+    against the deployed stack, go through PutMetricAlarm (checked against botocore's model)."""
+    outputs = deployed["outputs"]
+    topics = boto3.client("sns").list_topics()["Topics"]
+    assert {"TopicArn": outputs["AlarmTopicArn"]} in topics
+    refs = {
+        **{k: str(v["Default"]) for k, v in template["Parameters"].items() if "Default" in v},
+        **deployed["parameters"],
+        "IngestFunction": outputs["IngestFunctionName"],
+        "AlarmTopic": outputs["AlarmTopicArn"],
+    }
+    cloudwatch = boto3.client("cloudwatch")
+    for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        properties = filled(alarm["Properties"], refs)
+        for key in ("EvaluationPeriods", "DatapointsToAlarm"):
+            if key in properties:
+                properties[key] = int(properties[key])
+        cloudwatch.put_metric_alarm(
+            AlarmName=f"{outputs['IngestFunctionName']}-{name}", **properties
+        )
+    described = {
+        a["AlarmName"].rsplit("-", 1)[1]: a
+        for a in cloudwatch.describe_alarms(AlarmNamePrefix=outputs["IngestFunctionName"])[
+            "MetricAlarms"
+        ]
+    }
+    silence = described["SilenceAlarm"]
+    assert (silence["EvaluationPeriods"], silence["DatapointsToAlarm"]) == (15, 15)
+    assert silence["Dimensions"] == [
+        {"Name": "FunctionName", "Value": outputs["IngestFunctionName"]}
+    ]
+    assert silence["AlarmActions"] == [outputs["AlarmTopicArn"]]
+    assert len(described["IngestErrorsAlarm"]["Metrics"]) == 3
+
+
+def test_retention_and_email_parameters_deploy(
+    aws_env: str, moto_template: Path, unique: str
+) -> None:
+    stack = deploy(moto_template, unique, RetentionDays="30", AlarmEmail="owner@example.com")
+    function = boto3.client("lambda").get_function_configuration(
+        FunctionName=stack["outputs"]["IngestFunctionName"]
+    )
+    # moto keeps the Number parameter's type; Lambda would hold the string.
+    assert str(function["Environment"]["Variables"]["RETENTION_DAYS"]) == "30"
+    default = deploy(moto_template, unique + "d")
+    function = boto3.client("lambda").get_function_configuration(
+        FunctionName=default["outputs"]["IngestFunctionName"]
+    )
+    assert str(function["Environment"]["Variables"]["RETENTION_DAYS"]) == "0"
