@@ -5,6 +5,7 @@ the resources exactly as the embedded stack does."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -89,6 +90,19 @@ def test_ready_hook_is_generated_from_the_definitions() -> None:
     """The hook is the embedded stack's resources rendered as a script: regenerate it with
     `make localstack-hook` after changing devstack/resources.py or handlers/tables.py."""
     assert READY.read_text() == resources.ready_hook()
+
+
+def test_the_hook_uses_the_aws_cli_with_the_endpoint() -> None:
+    """Plain `aws --endpoint-url` (awslocal prints a deprecation banner on LocalStack 4.14), an
+    executable script with a shebang as LocalStack's init runner needs, valid shell."""
+    hook = READY.read_text()
+    calls = [line for line in hook.splitlines() if re.search(r"(^|\$\()aws ", line)]
+    assert len(calls) == len(resources.TABLES) + 6  # tables; 2 queues, 2 ARNs; bucket, notification
+    assert all('aws --endpoint-url "$endpoint" ' in line for line in calls)
+    assert "awslocal" not in hook
+    assert 'endpoint="${AWS_ENDPOINT_URL:-http://localhost:4566}"' in hook
+    assert hook.startswith("#!/bin/bash\n") and os.access(READY, os.X_OK)
+    assert subprocess.run(["bash", "-n", str(READY)], timeout=30).returncode == 0
 
 
 def test_compose_mounts_the_generated_hook(compose: dict[str, Any]) -> None:
