@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 MOTO_PORT ?= 4566
+# make up / make demo: an endpoint already running (LocalStack) instead of moto's server.
+ENDPOINT ?=
 
 .PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up localstack-hook deploy deploy-code destroy clean
 
@@ -34,12 +36,15 @@ unit: $(VENV)/.installed  ## every test (pytest)
 
 # The main job on the embedded stack (moto's server + awslambdaric): no Docker, no AWS account.
 # IMAGES=1: the functions run as the images `make image-check` built (podman), not as processes.
-demo: $(VENV)/.installed  ## the main job on the embedded stack (IMAGES=1: as containers)
-	$(BIN)/python -m devstack.demo $(if $(IMAGES),--images)
+# ENDPOINT=http://127.0.0.1:4566: on LocalStack instead of moto's server.
+demo: $(VENV)/.installed  ## the main job on the embedded stack (IMAGES=1: as containers; ENDPOINT=: LocalStack)
+	$(BIN)/python -m devstack.demo $(if $(IMAGES),--images) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
-# The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT), the Function URL on :$(PORT).
-up: $(VENV)/.installed  ## the embedded stack, left running (moto on MOTO_PORT, the Function URL on PORT)
-	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
+# The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT) (or ENDPOINT), the Function URL on
+# :$(PORT).
+up: $(VENV)/.installed  ## the embedded stack, left running (MOTO_PORT or ENDPOINT, PORT)
+	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) \
+		$(if $(ENDPOINT),--endpoint $(ENDPOINT),--moto-port $(MOTO_PORT))
 
 # Build both Dockerfiles with podman (amd64) and run each image through the Runtime API.
 image-check: $(VENV)/.installed  ## build both Dockerfiles with podman (amd64) and run them through the Runtime API
