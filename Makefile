@@ -6,8 +6,10 @@ PORT ?= 8080
 MOTO_PORT ?= 4566
 # make up / make demo: an endpoint already running (LocalStack) instead of moto's server.
 ENDPOINT ?=
+# make up: each function's RIE invoke endpoint, resize on INVOKE_PORT, ingest on the next port.
+INVOKE_PORT ?= 9000
 
-.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up localstack-hook deploy deploy-code destroy clean
+.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up invoke localstack-hook deploy deploy-code destroy clean
 
 # A bare `make` lists the targets (the `##` comments below).
 help:
@@ -41,10 +43,16 @@ demo: $(VENV)/.installed  ## the main job on the embedded stack (IMAGES=1: as co
 	$(BIN)/python -m devstack.demo $(if $(IMAGES),--images) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
 # The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT) (or ENDPOINT), the Function URL on
-# :$(PORT).
-up: $(VENV)/.installed  ## the embedded stack, left running (MOTO_PORT or ENDPOINT, PORT)
-	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) \
+# :$(PORT), each function's invoke endpoint from :$(INVOKE_PORT).
+up: $(VENV)/.installed  ## the embedded stack, left running (MOTO_PORT or ENDPOINT, PORT, INVOKE_PORT)
+	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) --invoke-port $(INVOKE_PORT) \
 		$(if $(ENDPOINT),--endpoint $(ENDPOINT),--moto-port $(MOTO_PORT))
+
+# One invocation with an event file, as `sam local invoke -e`: the answer, then the REPORT line.
+invoke: $(VENV)/.installed  ## invoke FUNCTION once with the EVENT file (ENDPOINT=: where its AWS calls go)
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || \
+		{ echo "usage: make invoke FUNCTION=resize|ingest EVENT=tests/events/FILE.json [ENDPOINT=URL]"; exit 2; }
+	$(BIN)/python -m devstack.invoke $(FUNCTION) $(EVENT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
 # Build both Dockerfiles with podman (amd64) and run each image through the Runtime API.
 image-check: $(VENV)/.installed  ## build both Dockerfiles with podman (amd64) and run them through the Runtime API

@@ -215,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
         " starting moto's server",
     )
     parser.add_argument(
+        "--invoke-port",
+        type=int,
+        help="serve each function's RIE invoke endpoint from this port on (0: any free ports)",
+    )
+    parser.add_argument(
         "--images",
         action="store_true",
         help="run the functions as the images make image-check built (podman)",
@@ -232,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                     endpoint=args.endpoint,
                     moto_port=args.moto_port,
                     url_port=args.port,
+                    invoke_port=args.invoke_port,
                     images=IMAGES if args.images else None,
                     log=log,
                 )
@@ -242,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Embedded stack: {stack.backend} at {stack.endpoint}, ingest Function URL at "
             f"{stack.function_url}; functions run under awslambdaric (logs: {log_path})"
         )
+        for name, url in stack.invoke_urls.items():
+            out(f"  {name}: invoke with an event: curl -d @EVENT.json {url}")
         since = datetime.now(UTC).isoformat(timespec="milliseconds")
         out("\n1. Uploading sample images")
         keys = upload_samples(stack)
@@ -257,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         show_reports(stack)
         if args.stay_up:
             out(try_commands(stack, day))
+            logging.getLogger("devstack.runtime").setLevel(logging.INFO)  # a REPORT per invoke
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:

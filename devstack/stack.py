@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO, Final
 
 from devstack.containers import Container
 from devstack.endpoints import pointed_at, require_reachable
+from devstack.invoke import invocations
 from devstack.ports import Port, check_free
 from devstack.resources import Resources, create_resources
 from devstack.router import Router
@@ -34,12 +36,21 @@ class EmbeddedStack:
     resources: Resources
     router: Router
     functions: dict[str, FunctionProcess] = field(default_factory=dict)
+    # Per function, the Runtime Interface Emulator's invoke URL (when asked for).
+    invoke_urls: dict[str, str] = field(default_factory=dict)
 
 
-def planned_ports(*, endpoint: str | None, moto_port: int, url_port: int) -> list[Port]:
+def planned_ports(
+    *, endpoint: str | None, moto_port: int, url_port: int, invoke_port: int | None
+) -> list[Port]:
     """The fixed ports ``embedded`` will bind, with the make variable that moves each."""
     ports = [] if endpoint else [Port(moto_port, "moto's server", "make up MOTO_PORT=<port>")]
     ports.append(Port(url_port, "the ingest Function URL", "make up PORT=<port>"))
+    if invoke_port:
+        ports += [
+            Port(invoke_port + i, f"{f.name}'s invoke endpoint", "make up INVOKE_PORT=<port>")
+            for i, f in enumerate(FUNCTIONS)
+        ]
     return ports
 
 
@@ -49,6 +60,7 @@ def embedded(
     endpoint: str | None = None,
     moto_port: int = 0,
     url_port: int = 0,
+    invoke_port: int | None = None,
     log: IO[bytes] | None = None,
     images: Mapping[str, str] | None = None,
 ) -> Iterator[EmbeddedStack]:
@@ -56,12 +68,17 @@ def embedded(
 
     ``endpoint`` uses an endpoint already running instead of starting moto's server; the
     resources are created there unless they exist (LocalStack's ready hook makes the same ones).
-    ``images`` ({"resize": IMAGE, "ingest": IMAGE}) runs the functions as containers
+    ``invoke_port`` serves each function's invoke endpoint on consecutive ports from it (0: any
+    free ones). ``images`` ({"resize": IMAGE, "ingest": IMAGE}) runs the functions as containers
     (podman) instead of processes of this checkout.
 
     Raises PortTaken or EndpointUnreachable, with what to do, before starting anything.
     """
-    check_free(planned_ports(endpoint=endpoint, moto_port=moto_port, url_port=url_port))
+    check_free(
+        planned_ports(
+            endpoint=endpoint, moto_port=moto_port, url_port=url_port, invoke_port=invoke_port
+        )
+    )
     with ExitStack() as stack:
         if endpoint:
             require_reachable(endpoint)
@@ -87,7 +104,16 @@ def embedded(
         stack.callback(router.close)
         router.poll_queue(resources.queue_url, RESIZE.name)
         url = stack.enter_context(router.function_url(INGEST.name, "127.0.0.1", url_port))
-        yield EmbeddedStack(endpoint, backend, url, resources, router, functions)
+        invoke_urls = {}
+        if invoke_port is not None:
+            for i, function in enumerate(FUNCTIONS):
+                port = invoke_port + i if invoke_port else 0
+                invoke_urls[function.name] = stack.enter_context(
+                    invocations(partial(router.invoke, function.name), "127.0.0.1", port)
+                )
+        yield EmbeddedStack(
+            endpoint, backend, url, resources, router, functions, invoke_urls=invoke_urls
+        )
 
 
 @contextmanager

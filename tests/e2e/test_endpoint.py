@@ -8,14 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from devstack.endpoints import LOCAL_CREDENTIALS
+from devstack.invoke import PATH
 from devstack.ports import PortTaken, free_port
-from devstack.resources import BUCKET
+from devstack.resources import BUCKET, QUEUE
 from devstack.stack import embedded
 from handlers import aws
 
@@ -55,10 +57,45 @@ def test_the_stack_uses_the_endpoint_given_and_leaves_the_environment_as_it_was(
         aws.clear()
 
 
+def test_the_router_takes_the_endpoint(other_moto: str) -> None:
+    """The router (compose's, run here) finds its queue at --endpoint, with no AWS_ENDPOINT_URL
+    in its environment, and reaches ingest through the stack's RIE-compatible endpoint."""
+    with embedded(endpoint=other_moto, invoke_port=0) as stack:
+        port = free_port()
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        environment.update(LOCAL_CREDENTIALS)
+        rie = {name: url.removesuffix(PATH) for name, url in stack.invoke_urls.items()}
+        router = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "devstack.router", "--endpoint", other_moto),
+                *("--resize-url", rie["resize"], "--ingest-url", rie["ingest"]),
+                *("--queue-name", QUEUE, "--listen", f"127.0.0.1:{port}"),
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert router.poll() is None, router.stderr.read() if router.stderr else ""
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+                        assert r.status == 200
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, "the router never served"
+                    time.sleep(0.2)
+        finally:
+            router.terminate()
+            router.wait(10)
+
+
 @pytest.mark.parametrize(
     ("option", "setting"),
-    [("moto_port", "MOTO_PORT="), ("url_port", "PORT=")],
-    ids=["moto", "function-url"],
+    [("moto_port", "MOTO_PORT="), ("url_port", "PORT="), ("invoke_port", "INVOKE_PORT=")],
+    ids=["moto", "function-url", "invoke"],
 )
 def test_a_taken_port_is_named_with_the_setting_that_moves_it(
     taken: int, option: str, setting: str
