@@ -8,8 +8,11 @@ MOTO_PORT ?= 4566
 ENDPOINT ?=
 # make up: each function's RIE invoke endpoint, resize on INVOKE_PORT, ingest on the next port.
 INVOKE_PORT ?= 9000
+# LocalStack without Docker (devstack/localstack): its own Python 3.13 virtualenv.
+LOCALSTACK_VENV ?= .venv-localstack
+LOCALSTACK_PORT ?= 4566
 
-.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up invoke localstack-hook deploy deploy-code destroy clean
+.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack deploy deploy-code destroy clean
 
 # A bare `make` lists the targets (the `##` comments below).
 help:
@@ -38,7 +41,7 @@ unit: $(VENV)/.installed  ## every test (pytest)
 
 # The main job on the embedded stack (moto's server + awslambdaric): no Docker, no AWS account.
 # IMAGES=1: the functions run as the images `make image-check` built (podman), not as processes.
-# ENDPOINT=http://127.0.0.1:4566: on LocalStack instead of moto's server.
+# ENDPOINT=http://127.0.0.1:4566: on LocalStack (make localstack) instead of moto's server.
 demo: $(VENV)/.installed  ## the main job on the embedded stack (IMAGES=1: as containers; ENDPOINT=: LocalStack)
 	$(BIN)/python -m devstack.demo $(if $(IMAGES),--images) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
@@ -65,6 +68,22 @@ image-check-arm64: $(VENV)/.installed  ## the same for arm64, under qemu
 # LocalStack's ready hook is generated from devstack/resources.py; a test checks it is current.
 localstack-hook: $(VENV)/.installed  ## regenerate devstack/localstack/ready.sh
 	$(BIN)/python -m devstack.resources > devstack/localstack/ready.sh
+
+# LocalStack 4.14 in host mode: Python 3.13 (python3.13 on PATH, pyenv, or LOCALSTACK_PYTHON),
+# npm and a JDK 17. Reinstalled when its pins change.
+$(LOCALSTACK_VENV)/.installed: devstack/localstack/requirements.txt devstack/localstack/NoopAgent.java | $(VENV)/.installed
+	$(BIN)/python -m devstack.localstack install --venv $(LOCALSTACK_VENV)
+	touch $@
+
+localstack-install: $(LOCALSTACK_VENV)/.installed  ## install LocalStack for host mode into LOCALSTACK_VENV
+
+# Started with the generated ready hook, left running on 127.0.0.1:$(LOCALSTACK_PORT).
+localstack: $(LOCALSTACK_VENV)/.installed  ## LocalStack without Docker on LOCALSTACK_PORT, the ready hook run, left running
+	$(BIN)/python -m devstack.localstack start --venv $(LOCALSTACK_VENV) --port $(LOCALSTACK_PORT)
+
+# The localstack tier: the whole flow against a LocalStack it starts on a free port.
+test-localstack: $(LOCALSTACK_VENV)/.installed  ## the LocalStack tier (pytest -m localstack)
+	LOCALSTACK_VENV=$(abspath $(LOCALSTACK_VENV)) $(BIN)/pytest -m localstack
 
 # Lint, type check, then every test.
 test: lint typecheck unit  ## lint, type check, then every test (README's test command)
@@ -102,5 +121,5 @@ deploy-code: $(VENV)/.installed  ## push new images and point the functions at t
 destroy: $(VENV)/.installed  ## delete the stack (DELETE_DATA=1: the bucket and tables too)
 	$(BIN)/python -m infra.deploy destroy $(if $(DELETE_DATA),--delete-data) $(ARGS)
 
-clean:  ## remove .venv and the caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+clean:  ## remove .venv, .venv-localstack and the caches
+	rm -rf $(VENV) $(LOCALSTACK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

@@ -1,5 +1,5 @@
 """Where the local stack's AWS calls go: moto's server started by the stack, or an endpoint already
-running (LocalStack from ``docker compose up``, another moto).
+running (LocalStack from ``make localstack`` or ``docker compose up``, another moto).
 
 botocore reads ``AWS_ENDPOINT_URL`` by itself, so choosing an endpoint is setting this process's
 environment, which the functions it starts inherit: no endpoint plumbing in the product code.
@@ -39,8 +39,8 @@ def require_reachable(endpoint: str, timeout_s: float = 3.0) -> None:
         socket.create_connection((url.hostname, port), timeout=timeout_s).close()
     except OSError as exc:
         raise EndpointUnreachable(
-            f"nothing answers at {endpoint} ({exc.strerror or exc}); start it first,"
-            " or leave ENDPOINT unset for moto's server"
+            f"nothing answers at {endpoint} ({exc.strerror or exc}); start LocalStack first"
+            " (make localstack), or leave ENDPOINT unset for moto's server"
         ) from exc
 
 

@@ -1,5 +1,5 @@
 """The embedded local stack: the resources the deploy template creates (same names, same table
-definitions) on moto's server, or on an endpoint already running (LocalStack),
+definitions) on moto's server, or on an endpoint already running (LocalStack: ``make localstack``),
 and both functions under the real awslambdaric behind the router.
 
 Where Docker is present, ``docker compose up`` runs the same flow with LocalStack and the

@@ -1,7 +1,8 @@
 """docker-compose.yml cannot run here (no Docker engine); these tests keep it honest: it follows
 the Compose Specification's schema (everywhere), a real compose parser accepts it (Debian's
 docker-compose: CI installs it, elsewhere the test is skipped without it), what it builds exists,
-and it configures the functions and creates the resources exactly as the embedded stack does."""
+and it configures the functions and creates the resources exactly as the embedded stack does.
+The ready hook it mounts runs for real, in LocalStack, in the localstack tier (tests/localstack)."""
 
 from __future__ import annotations
 
