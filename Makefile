@@ -4,8 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 MOTO_PORT ?= 4566
+# make up / make demo: an endpoint already running (LocalStack) instead of moto's server.
+ENDPOINT ?=
+# make up: each function's RIE invoke endpoint, resize on INVOKE_PORT, ingest on the next port.
+INVOKE_PORT ?= 9000
+# LocalStack without Docker (devstack/localstack): its own Python 3.13 virtualenv.
+LOCALSTACK_VENV ?= .venv-localstack
+LOCALSTACK_PORT ?= 4566
 
-.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up localstack-hook deploy deploy-code destroy clean
+.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack deploy deploy-code destroy clean
 
 # A bare `make` lists the targets (the `##` comments below).
 help:
@@ -34,12 +41,21 @@ unit: $(VENV)/.installed  ## the tests (pytest), without the image tier
 
 # The main job on the embedded stack (moto's server + awslambdaric): no Docker, no AWS account.
 # IMAGES=1: the functions run as the images `make image-check` built (podman), not as processes.
-demo: $(VENV)/.installed  ## the main job on the embedded stack (IMAGES=1: as containers)
-	$(BIN)/python -m devstack.demo $(if $(IMAGES),--images)
+# ENDPOINT=http://127.0.0.1:4566: on LocalStack (make localstack) instead of moto's server.
+demo: $(VENV)/.installed  ## the main job on the embedded stack (IMAGES=1: as containers; ENDPOINT=: LocalStack)
+	$(BIN)/python -m devstack.demo $(if $(IMAGES),--images) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
-# The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT), the Function URL on :$(PORT).
-up: $(VENV)/.installed  ## the embedded stack, left running (moto on MOTO_PORT, the Function URL on PORT)
-	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) --moto-port $(MOTO_PORT)
+# The same stack, left running: moto on 127.0.0.1:$(MOTO_PORT) (or ENDPOINT), the Function URL on
+# :$(PORT), each function's invoke endpoint from :$(INVOKE_PORT).
+up: $(VENV)/.installed  ## the embedded stack, left running (MOTO_PORT or ENDPOINT, PORT, INVOKE_PORT)
+	$(BIN)/python -m devstack.demo --stay-up --port $(PORT) --invoke-port $(INVOKE_PORT) \
+		$(if $(ENDPOINT),--endpoint $(ENDPOINT),--moto-port $(MOTO_PORT))
+
+# One invocation with an event file, as `sam local invoke -e`: the answer, then the REPORT line.
+invoke: $(VENV)/.installed  ## invoke FUNCTION once with the EVENT file (ENDPOINT=: where its AWS calls go)
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || \
+		{ echo "usage: make invoke FUNCTION=resize|ingest EVENT=tests/events/FILE.json [ENDPOINT=URL]"; exit 2; }
+	$(BIN)/python -m devstack.invoke $(FUNCTION) $(EVENT) $(if $(ENDPOINT),--endpoint $(ENDPOINT))
 
 # The image tier of the tests: both Dockerfiles built with podman (amd64), each image checked
 # from inside and run through the Runtime API against moto. Not part of `make test`.
@@ -53,6 +69,22 @@ image-check-arm64: $(VENV)/.installed  ## the same for arm64, under qemu
 # LocalStack's ready hook is generated from devstack/resources.py; a test checks it is current.
 localstack-hook: $(VENV)/.installed  ## regenerate devstack/localstack/ready.sh
 	$(BIN)/python -m devstack.resources > devstack/localstack/ready.sh
+
+# LocalStack 4.14 in host mode: Python 3.13 (python3.13 on PATH, pyenv, or LOCALSTACK_PYTHON),
+# npm and a JDK 17. Reinstalled when its pins change.
+$(LOCALSTACK_VENV)/.installed: devstack/localstack/requirements.txt devstack/localstack/NoopAgent.java | $(VENV)/.installed
+	$(BIN)/python -m devstack.localstack install --venv $(LOCALSTACK_VENV)
+	touch $@
+
+localstack-install: $(LOCALSTACK_VENV)/.installed  ## install LocalStack for host mode into LOCALSTACK_VENV
+
+# Started with the generated ready hook, left running on 127.0.0.1:$(LOCALSTACK_PORT).
+localstack: $(LOCALSTACK_VENV)/.installed  ## LocalStack without Docker on LOCALSTACK_PORT, the ready hook run, left running
+	$(BIN)/python -m devstack.localstack start --venv $(LOCALSTACK_VENV) --port $(LOCALSTACK_PORT)
+
+# The localstack tier: the whole flow against a LocalStack it starts on a free port.
+test-localstack: $(LOCALSTACK_VENV)/.installed  ## the LocalStack tier (pytest -m localstack)
+	LOCALSTACK_VENV=$(abspath $(LOCALSTACK_VENV)) $(BIN)/pytest -m localstack
 
 # Lint, type check, then every test but the image tier (make image-check).
 test: lint typecheck unit  ## lint, type check, then the tests (README's test command)
@@ -90,5 +122,5 @@ deploy-code: $(VENV)/.installed  ## push new images and point the functions at t
 destroy: $(VENV)/.installed  ## delete the stack (DELETE_DATA=1: the bucket and tables too)
 	$(BIN)/python -m infra.deploy destroy $(if $(DELETE_DATA),--delete-data) $(ARGS)
 
-clean:  ## remove .venv and the caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+clean:  ## remove .venv, .venv-localstack and the caches
+	rm -rf $(VENV) $(LOCALSTACK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

@@ -21,12 +21,15 @@ import tempfile
 import threading
 import time
 import urllib.request
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as clock
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from devstack.endpoints import EndpointUnreachable
+from devstack.ports import PortTaken
 from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import Report
 from devstack.stack import EmbeddedStack, embedded
@@ -125,12 +128,25 @@ def post_readings(stack: EmbeddedStack, spool: Path, zone: tzinfo) -> tuple[str,
     return (today - timedelta(days=1)).isoformat(), today.isoformat()
 
 
-def wait_for_index(stack: EmbeddedStack, keys: list[str], timeout_s: float = 180) -> None:
+def wait_for_index(
+    stack: EmbeddedStack, keys: list[str], since: str, timeout_s: float = 180
+) -> None:
+    """Wait for a row per key processed since ``since`` (ISO time, UTC): on an endpoint that
+    was already running (ENDPOINT=), rows of earlier runs must not count."""
     dynamodb = aws.dynamodb()
     deadline = time.monotonic() + timeout_s
     done = 0
     while time.monotonic() < deadline:
-        rows = dynamodb.scan(TableName=stack.resources.index_table, Select="COUNT")["Count"]
+        items = dynamodb.scan(
+            TableName=stack.resources.index_table,
+            ProjectionExpression="id, #at",
+            ExpressionAttributeNames={"#at": "processed-at"},
+        )["Items"]
+        rows = sum(
+            1
+            for item in items
+            if item["id"]["S"] in keys and item.get("processed-at", {}).get("S", "") >= since
+        )
         if rows != done:
             done = rows
             sys.stdout.write(f"\r  indexed {done}/{len(keys)}")
@@ -286,6 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--moto-port", type=int, default=0)
     parser.add_argument(
+        "--endpoint",
+        help="use this endpoint, already running (LocalStack: http://127.0.0.1:4566), instead of"
+        " starting moto's server",
+    )
+    parser.add_argument(
+        "--invoke-port",
+        type=int,
+        help="serve each function's RIE invoke endpoint from this port on (0: any free ports)",
+    )
+    parser.add_argument(
         "--images",
         action="store_true",
         help="run the functions as the images make image-check built (podman)",
@@ -295,26 +321,35 @@ def main(argv: list[str] | None = None) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="thumbstat-demo-"))
     log_path = workdir / "functions.log"
-    with (
-        log_path.open("wb") as log,
-        embedded(
-            moto_port=args.moto_port,
-            url_port=args.port,
-            images=IMAGES if args.images else None,
-            log=log,
-        ) as stack,
-    ):
+    with ExitStack() as scope:
+        log = scope.enter_context(log_path.open("wb"))
+        try:
+            stack = scope.enter_context(
+                embedded(
+                    endpoint=args.endpoint,
+                    moto_port=args.moto_port,
+                    url_port=args.port,
+                    invoke_port=args.invoke_port,
+                    images=IMAGES if args.images else None,
+                    log=log,
+                )
+            )
+        except (PortTaken, EndpointUnreachable) as exc:
+            raise SystemExit(f"devstack.demo: {exc}") from None
         out(
-            f"Embedded stack: moto's server at {stack.endpoint}, ingest Function URL at "
+            f"Embedded stack: {stack.backend} at {stack.endpoint}, ingest Function URL at "
             f"{stack.function_url}; functions run under awslambdaric (logs: {log_path})"
         )
+        for name, url in stack.invoke_urls.items():
+            out(f"  {name}: invoke with an event: curl -d @EVENT.json {url}")
+        since = datetime.now(UTC).isoformat(timespec="milliseconds")
         out("\n1. Uploading sample images")
         keys = upload_samples(stack)
         out("\n2. Posting thermostat readings with the device client")
         zone_name, zone = local_zone()
         yesterday, day = post_readings(stack, workdir / "spool.sqlite3", zone)
         out("\n3. Waiting for thumbnails")
-        wait_for_index(stack, keys)
+        wait_for_index(stack, keys, since)
         out(f"\n4. image_metadata (aws dynamodb scan --table-name {stack.resources.index_table})")
         show_index(stack)
         out(f"\n5. {stack.resources.readings_table}")
@@ -326,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         show_reports(stack)
         if args.stay_up:
             out(try_commands(stack, day))
+            logging.getLogger("devstack.runtime").setLevel(logging.INFO)  # a REPORT per invoke
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:

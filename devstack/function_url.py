@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -104,6 +105,13 @@ class _NoDelayServer(ThreadingHTTPServer):
         conn, address = super().get_request()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client gone mid-connection (a function process stopped while keeping its Runtime API
+        # connection alive) is how connections end here, not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 @contextmanager

@@ -12,7 +12,8 @@ resize with batches, as an event source mapping does, and serves a Function-URL-
 endpoint for ingest.
 
     python -m devstack.router --resize-url http://resize:8080 \\
-        --ingest-url http://ingest:8080 --queue-name thumbstat-uploads --listen 0.0.0.0:8080
+        --ingest-url http://ingest:8080 --queue-name thumbstat-uploads --listen 0.0.0.0:8080 \\
+        [--endpoint http://localstack:4566]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -204,8 +206,14 @@ def main() -> None:
     parser.add_argument("--ingest-url", required=True, help="the ingest container's RIE")
     parser.add_argument("--queue-name", default="thumbstat-uploads")
     parser.add_argument("--listen", default="127.0.0.1:8080", help="Function URL address")
+    parser.add_argument(
+        "--endpoint",
+        help="where the queue is (LocalStack, moto); default: AWS_ENDPOINT_URL, else AWS itself",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint  # botocore reads it; no client exists yet
 
     host, port = args.listen.rsplit(":", 1)
     router = Router(

@@ -5,19 +5,21 @@
 # embedded stack creates, under the same names.
 set -euo pipefail
 
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+endpoint="${AWS_ENDPOINT_URL:-http://localhost:4566}"
 fill() { sed -e "s|@DLQ_ARN@|${dlq_arn:-}|g" -e "s|@QUEUE_ARN@|${queue_arn:-}|g"; }
 
-awslocal dynamodb create-table --cli-input-json '{"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"image_metadata"}' >/dev/null
-awslocal dynamodb create-table --cli-input-json '{"AttributeDefinitions":[{"AttributeName":"Record_Day","AttributeType":"S"},{"AttributeName":"Record_Date","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"Record_Day","KeyType":"HASH"},{"AttributeName":"Record_Date","KeyType":"RANGE"}],"TableName":"Shop_Thermostat"}' >/dev/null
+aws --endpoint-url "$endpoint" dynamodb create-table --cli-input-json '{"AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}],"TableName":"image_metadata"}' >/dev/null
+aws --endpoint-url "$endpoint" dynamodb create-table --cli-input-json '{"AttributeDefinitions":[{"AttributeName":"Record_Day","AttributeType":"S"},{"AttributeName":"Record_Date","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"Record_Day","KeyType":"HASH"},{"AttributeName":"Record_Date","KeyType":"RANGE"}],"TableName":"Shop_Thermostat"}' >/dev/null
 
-dlq_url=$(awslocal sqs create-queue --queue-name thumbstat-uploads-dlq --query QueueUrl --output text)
-dlq_arn=$(awslocal sqs get-queue-attributes --queue-url "$dlq_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
+dlq_url=$(aws --endpoint-url "$endpoint" sqs create-queue --queue-name thumbstat-uploads-dlq --query QueueUrl --output text)
+dlq_arn=$(aws --endpoint-url "$endpoint" sqs get-queue-attributes --queue-url "$dlq_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
 attributes=$(printf '%s' '{"RedrivePolicy":"{\"deadLetterTargetArn\":\"@DLQ_ARN@\",\"maxReceiveCount\":\"5\"}","VisibilityTimeout":"60"}' | fill)
-queue_url=$(awslocal sqs create-queue --queue-name thumbstat-uploads --attributes "$attributes" --query QueueUrl --output text)
-queue_arn=$(awslocal sqs get-queue-attributes --queue-url "$queue_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
+queue_url=$(aws --endpoint-url "$endpoint" sqs create-queue --queue-name thumbstat-uploads --attributes "$attributes" --query QueueUrl --output text)
+queue_arn=$(aws --endpoint-url "$endpoint" sqs get-queue-attributes --queue-url "$queue_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
 
-awslocal s3api create-bucket --bucket thumbstat-uploads >/dev/null
+aws --endpoint-url "$endpoint" s3api create-bucket --bucket thumbstat-uploads >/dev/null
 notification=$(printf '%s' '{"QueueConfigurations":[{"Events":["s3:ObjectCreated:*"],"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"uploads/"}]}},"QueueArn":"@QUEUE_ARN@"}]}' | fill)
-awslocal s3api put-bucket-notification-configuration --bucket thumbstat-uploads --notification-configuration "$notification"
+aws --endpoint-url "$endpoint" s3api put-bucket-notification-configuration --bucket thumbstat-uploads --notification-configuration "$notification"
 
 echo "thumbstat: resources ready"

@@ -1,12 +1,17 @@
-"""docker-compose.yml cannot run here (no Docker engine); these tests keep it honest: a real
-compose parser accepts it, what it builds exists, and it configures the functions and creates
-the resources exactly as the embedded stack does."""
+"""docker-compose.yml cannot run here (no Docker engine); these tests keep it honest: it follows
+the Compose Specification's schema (everywhere), a real compose parser accepts it (Debian's
+docker-compose: CI installs it, elsewhere the test is skipped without it), what it builds exists,
+and it configures the functions and creates the resources exactly as the embedded stack does.
+The ready hook it mounts runs for real, in LocalStack, in the localstack tier (tests/localstack)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,34 @@ def test_a_real_compose_parser_accepts_it() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def check_schema(path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with the Compose Specification's JSON schema it ships."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "check_jsonschema"),
+            *("--builtin-schema", "vendor.compose-spec", str(path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_follows_the_compose_specification(tmp_path: Path) -> None:
+    if importlib.util.find_spec("check_jsonschema") is None:
+        # In the dev extra: only a virtualenv older than pyproject.toml lacks it.
+        if os.environ.get("CI"):
+            pytest.fail("check-jsonschema is not installed (the dev extra has it)")
+        pytest.skip("check-jsonschema is not installed in this virtualenv: make install")
+    result = check_schema(ROOT / "docker-compose.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The same check refuses a misspelt key, so a pass above means something.
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text((ROOT / "docker-compose.yml").read_text().replace("interval:", "intervall:"))
+    refused = check_schema(broken)
+    assert refused.returncode == 1 and "intervall" in refused.stdout
 
 
 def test_every_build_names_an_existing_dockerfile_and_target(compose: dict[str, Any]) -> None:
@@ -89,6 +122,19 @@ def test_ready_hook_is_generated_from_the_definitions() -> None:
     """The hook is the embedded stack's resources rendered as a script: regenerate it with
     `make localstack-hook` after changing devstack/resources.py or handlers/tables.py."""
     assert READY.read_text() == resources.ready_hook()
+
+
+def test_the_hook_uses_the_aws_cli_with_the_endpoint() -> None:
+    """Plain `aws --endpoint-url` (awslocal prints a deprecation banner on LocalStack 4.14), an
+    executable script with a shebang as LocalStack's init runner needs, valid shell."""
+    hook = READY.read_text()
+    calls = [line for line in hook.splitlines() if re.search(r"(^|\$\()aws ", line)]
+    assert len(calls) == len(resources.TABLES) + 6  # tables; 2 queues, 2 ARNs; bucket, notification
+    assert all('aws --endpoint-url "$endpoint" ' in line for line in calls)
+    assert "awslocal" not in hook
+    assert 'endpoint="${AWS_ENDPOINT_URL:-http://localhost:4566}"' in hook
+    assert hook.startswith("#!/bin/bash\n") and os.access(READY, os.X_OK)
+    assert subprocess.run(["bash", "-n", str(READY)], timeout=30).returncode == 0
 
 
 def test_compose_mounts_the_generated_hook(compose: dict[str, Any]) -> None:

@@ -1,0 +1,190 @@
+"""The whole flow on a real LocalStack (host mode, no Docker): the generated ready hook run by
+LocalStack itself, S3 notifying SQS with the prefix filter, the router invoking resize under
+awslambdaric, rows in DynamoDB Local, and readings through the ingest Function URL.
+
+The hook test comes first: it checks what the hook created before the stack's own
+create-or-find (``create_resources``) runs against the same endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack import resources
+from devstack.endpoints import pointed_at
+from devstack.localstack.server import HOOK, READY_DIR, LocalStack
+from devstack.stack import EmbeddedStack
+from handlers import aws, tables
+from handlers.client import ReadingClient
+from handlers.readings import Reading
+from tests import events
+
+pytestmark = pytest.mark.localstack
+
+
+def test_localstack_ran_the_generated_ready_hook_unchanged(localstack: LocalStack) -> None:
+    assert localstack.hook["scripts"] == [
+        {"stage": "READY", "name": "thumbstat.sh", "state": "SUCCESSFUL"}
+    ]
+    assert (localstack.root / READY_DIR / "thumbstat.sh").resolve() == HOOK.resolve()
+    with pointed_at(localstack.endpoint):
+        dynamodb, sqs, s3 = aws.dynamodb(), aws.sqs(), aws.s3()
+        for definition in resources.TABLES:
+            table = dynamodb.describe_table(TableName=str(definition["TableName"]))["Table"]
+            request = tables.create_table_request(definition)
+            assert table["KeySchema"] == request["KeySchema"]
+            assert table["AttributeDefinitions"] == request["AttributeDefinitions"]
+        queue_url = sqs.get_queue_url(QueueName=resources.QUEUE)["QueueUrl"]
+        dlq_url = sqs.get_queue_url(QueueName=resources.DEAD_LETTER_QUEUE)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])[
+            "Attributes"
+        ]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        assert attributes["VisibilityTimeout"] == str(resources.VISIBILITY_TIMEOUT_S)
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"] == dlq_arn
+        assert str(redrive["maxReceiveCount"]) == str(resources.MAX_RECEIVE_COUNT)
+        configured = s3.get_bucket_notification_configuration(Bucket=resources.BUCKET)
+        wanted = resources.notification(attributes["QueueArn"])["QueueConfigurations"]
+        assert [_comparable(c) for c in configured["QueueConfigurations"]] == [
+            _comparable(c) for c in wanted
+        ]
+
+
+def _comparable(configuration: Any) -> Any:
+    """Without the Id S3 assigns, and filter rule names (case-insensitive: S3 answers "Prefix"
+    for "prefix") in lower case."""
+    rules = configuration["Filter"]["Key"]["FilterRules"]
+    return {
+        **{k: v for k, v in configuration.items() if k not in ("Id", "Filter")},
+        "FilterRules": [{**rule, "Name": rule["Name"].lower()} for rule in rules],
+    }
+
+
+def rows_for(
+    stack: EmbeddedStack,
+    done: Callable[[dict[str, dict[str, Any]]], bool],
+    timeout_s: float = 90,
+) -> dict[str, dict[str, Any]]:
+    """The index rows by id, once ``done`` holds for them (or at the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
+        rows = {row["id"]: row for row in map(tables.plain, items)}
+        if done(rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.25)
+
+
+def test_uploads_become_thumbnails_and_index_rows(
+    stack: EmbeddedStack, read_image: Callable[[str], bytes]
+) -> None:
+    s3 = aws.s3()
+    uploads = {
+        "uploads/holiday/beach day.jpg": read_image("Landscape_6.jpg"),
+        "uploads/flowers.jpeg": read_image("flowers.jpeg"),
+        "uploads/drawing.svg": read_image("check.svg"),
+        "elsewhere/ignored.jpg": read_image("flowers.jpeg"),  # outside the notification's prefix
+    }
+    for key, data in uploads.items():
+        s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=data)
+    expected = {key for key in uploads if key.startswith(resources.SOURCE_PREFIX)}
+
+    rows = rows_for(stack, lambda rows: expected <= set(rows))
+
+    assert set(rows) == expected
+    assert rows["uploads/drawing.svg"]["status"] == "rejected"
+    assert rows["uploads/holiday/beach day.jpg"]["status"] == "ok"
+    assert (
+        rows["uploads/holiday/beach day.jpg"]["thumbnail-path"]
+        == "thumbnails/holiday/beach day.jpg"
+    )
+    listed = s3.list_objects_v2(Bucket=stack.resources.bucket, Prefix="thumbnails/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == [
+        "thumbnails/flowers.jpg",
+        "thumbnails/holiday/beach day.jpg",
+    ]
+    thumbnail = s3.get_object(Bucket=stack.resources.bucket, Key="thumbnails/flowers.jpg")
+    assert thumbnail["ContentType"] == "image/jpeg" and thumbnail["ContentLength"] > 0
+    resize = stack.functions["resize"].reports
+    assert resize[0].init_duration_ms is not None
+    assert all(r.memory_size_mb == 256 and r.max_memory_used_mb > 0 for r in resize)
+
+
+def test_a_reupload_of_the_same_key_is_thumbnailed_again(
+    stack: EmbeddedStack, read_image: Callable[[str], bytes]
+) -> None:
+    """LocalStack sends one constant sequencer: the stale-delivery check (stored > incoming) and
+    the row's condition (sequencer <= incoming) both pass on equal values, so every delivery of
+    the key is processed. What still refuses an event for an overwritten version is the download,
+    conditional on the event's eTag."""
+    s3, key = aws.s3(), "uploads/again/photo.jpg"
+    thumbnails, etags = [], []
+    for image in ("Landscape_6.jpg", "flowers.jpeg"):
+        etag = s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=read_image(image))[
+            "ETag"
+        ].strip('"')
+
+        def indexed(rows: dict[str, dict[str, Any]], etag: str = etag) -> bool:
+            return bool(rows.get(key, {}).get("source-etag") == etag)
+
+        row = rows_for(stack, indexed)
+        assert row[key]["source-etag"] == etag and row[key]["status"] == "ok"
+        thumbnails.append(row[key])
+        etags.append(etag)
+    first, second = thumbnails
+    assert (first["width"], first["height"]) != (second["width"], second["height"])
+    assert first["sequencer"] == second["sequencer"]  # the constant, padded
+    other = rows_for(stack, lambda rows: "uploads/flowers.jpeg" in rows)["uploads/flowers.jpeg"]
+    assert other["sequencer"] == first["sequencer"]  # the same for every key
+
+    # The first upload's event delivered late, with the same constant sequencer: skipped at the
+    # conditional download, so the row keeps the second version.
+    late = events.s3_event(
+        events.s3_record(
+            stack.resources.bucket,
+            key,
+            etag=etags[0],
+            size=1,
+            sequencer=first["sequencer"].lstrip("0"),
+        )
+    )
+    answer, _ = stack.router.invoke("resize", late)
+    assert answer is None
+    kept = aws.dynamodb().get_item(TableName=stack.resources.index_table, Key={"id": {"S": key}})
+    assert tables.plain(kept["Item"])["source-etag"] == etags[1]
+
+
+def test_readings_posted_by_the_device_client_are_stored_and_listed(
+    stack: EmbeddedStack, tmp_path: Path
+) -> None:
+    client = ReadingClient(stack.function_url, spool_path=tmp_path / "spool.sqlite3", sign=False)
+    readings = [
+        Reading(f"2026-11-23T07:{m:02d}:00+01:00", m % 2 == 0, 61 + m, 64) for m in range(4)
+    ]
+    for reading in readings[:-1]:
+        client.spool.add(reading)
+    try:
+        report = client.send(readings[-1])
+    finally:
+        client.close()
+    assert (report.sent, report.pending) == (4, 0)
+
+    with urllib.request.urlopen(f"{stack.function_url}/readings?day=2026-11-23", timeout=30) as r:
+        page = json.loads(r.read())
+    assert page["readings"] == [reading.to_json() for reading in readings]
+    stored = aws.dynamodb().query(
+        TableName=stack.resources.readings_table,
+        KeyConditionExpression="Record_Day = :day",
+        ExpressionAttributeValues={":day": {"S": "2026-11-23"}},
+    )
+    assert stored["Count"] == 4
