@@ -506,7 +506,7 @@ def invoke_checks(function: str, image: str, outcome: Outcome) -> None:
             row = dynamodb.get_item(
                 TableName="image_metadata", Key={"id": {"S": "uploads/cat.jpg"}}
             ).get("Item", {})
-            thumb = s3.head_object(Bucket="image-check", Key="thumbnails/cat.jpg")
+            thumb = s3.head_object(Bucket="image-check", Key="thumbnails/200/cat.jpg.jpg")
             outcome.check(
                 "upload thumbnailed and indexed",
                 row.get("status", {}).get("S") == "ok" and thumb["ContentType"] == "image/jpeg",

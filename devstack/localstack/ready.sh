@@ -17,7 +17,7 @@ queue_url=$(awslocal sqs create-queue --queue-name thumbstat-uploads --attribute
 queue_arn=$(awslocal sqs get-queue-attributes --queue-url "$queue_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
 
 awslocal s3api create-bucket --bucket thumbstat-uploads >/dev/null
-notification=$(printf '%s' '{"QueueConfigurations":[{"Events":["s3:ObjectCreated:*"],"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"uploads/"}]}},"QueueArn":"@QUEUE_ARN@"}]}' | fill)
+notification=$(printf '%s' '{"QueueConfigurations":[{"Events":["s3:ObjectCreated:*","s3:ObjectRemoved:*"],"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"uploads/"}]}},"QueueArn":"@QUEUE_ARN@"}]}' | fill)
 awslocal s3api put-bucket-notification-configuration --bucket thumbstat-uploads --notification-configuration "$notification"
 
 echo "thumbstat: resources ready"
