@@ -134,30 +134,3 @@ def rendition_key(
     if len(key.encode()) > MAX_KEY_BYTES:
         raise KeyTooLong(key)
     return key
-
-
-def possible_keys(
-    source_key: str,
-    source_prefix: str,
-    thumbnail_prefix: str,
-    specs: tuple[RenditionSpec, ...],
-) -> list[str]:
-    """Every key the renditions of ``source_key`` may have under ``specs`` (``auto`` may be either
-    of two), skipping keys too long to exist: what a delete removes when the row lists none."""
-    keys: list[str] = []
-    for spec in specs:
-        formats = _AUTO_RESOLVES_TO if spec.format is OutputFormat.AUTO else (spec.format,)
-        for out_format in formats:
-            try:
-                key = rendition_key(
-                    source_key,
-                    source_prefix,
-                    thumbnail_prefix,
-                    spec.size,
-                    PILLOW_FORMAT[out_format],
-                )
-            except KeyTooLong:
-                continue
-            if key not in keys:
-                keys.append(key)
-    return keys
