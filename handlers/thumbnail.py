@@ -35,6 +35,16 @@ from PIL import (  # noqa: F401 (plugins imported to register their formats)
     WebPImagePlugin,
 )
 
+try:
+    import pillow_heif
+except ImportError:  # pragma: no cover - the resize image and the dev install have it
+    _HEIF: tuple[str, ...] = ()
+else:
+    # Only the primary image: no depth maps, auxiliary images or embedded thumbnails.
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    _HEIF = ("HEIF",)
+
+from handlers import nclx
 from handlers.errors import ImageRejected, RejectReason
 from handlers.limits import DEFAULT_MAX_PIXELS
 from handlers.placeholder import Placeholder, compute_placeholder
@@ -57,8 +67,10 @@ __all__ = [
 
 # Formats with safe, in-process decoders (JPEG includes MPO). EPS (Ghostscript) and the rest are
 # refused unopened. The plugin imports above register exactly these, which also spares
-# Image.open() from importing all ~40 plugins on first use.
-READABLE_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF")
+# Image.open() from importing all ~40 plugins on first use. HEIF (phones' HEIC) comes from
+# pillow-heif, in the resize image only: libheif applies the irot/imir transforms while decoding
+# and pillow-heif resets the EXIF orientation to 1, so orientation is applied exactly once.
+READABLE_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", *_HEIF)
 
 # The decoded image is kept at least this many times the target before the final LANCZOS
 # resample; below 2 the box-filtered draft/reduce steps start to show as aliasing.
@@ -187,7 +199,7 @@ def make_renditions(
     try:
         source.load()
         orientation = _orientation(source)
-        icc = source.info.get("icc_profile") or None
+        icc = source.info.get("icc_profile") or nclx.icc_for(source.info.get("nclx_profile"))
         base = _base(_normalise_mode(source), sizes)
         if base is not source:
             source.close()  # the decoded pixels, freed before the encoders take their memory
