@@ -50,11 +50,13 @@ def embedded(
     url_port: int = 0,
     log: IO[bytes] | None = None,
     images: Mapping[str, str] | None = None,
+    environment: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[EmbeddedStack]:
     """Start everything; stop it all on exit. The process environment points at moto.
 
     ``images`` ({"resize": IMAGE, "ingest": IMAGE}) runs the functions as containers (podman)
-    instead of processes of this checkout.
+    instead of processes of this checkout. ``environment`` ({"resize": {NAME: VALUE}}) adds to
+    or overrides a function's configured environment.
     """
     import logging
 
@@ -87,7 +89,10 @@ def embedded(
                 f"thumbstat-{function.name}",
                 function.handler,
                 memory_mb=function.memory_mb,
-                environment=dict(function.environment),
+                environment={
+                    **function.environment,
+                    **(environment or {}).get(function.name, {}),
+                },
                 cwd=ROOT,
                 log=log,
                 launcher=Container(images[function.name]) if images else None,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +20,7 @@ from handlers import renditions
 from handlers.renditions import OutputFormat, RenditionSpec
 from handlers.thumbnail import Renditions, fit_within, make_renditions
 
+ROOT = Path(__file__).resolve().parents[2]
 ReadImage = Callable[[str], bytes]
 EVERY_FORMAT = renditions.parse("199:auto,200:jpeg,200:png,200:webp,200:avif,800:webp,1600:avif")
 
@@ -172,3 +177,33 @@ def test_every_ok_upload_gets_a_placeholder(read_image: ReadImage) -> None:
     made: Renditions = make_renditions(read_image("flowers.jpeg"))
     assert made.placeholder is not None
     assert made.placeholder.thumbhash and made.placeholder.dominant_color
+
+
+def peak_rss(spec: str, image: str) -> dict[str, float]:
+    """Peak RSS of make_renditions(spec) on a generated image, in a fresh interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.peak_rss", f"renditions:{spec}", image],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    measured: dict[str, float] = json.loads(result.stdout)
+    return measured
+
+
+@pytest.mark.slow
+def test_renditions_up_to_a_quarter_of_a_24_mp_jpeg_add_no_more_than_one_thumbnail() -> None:
+    """Draft mode decodes at 1/4 scale while the largest rendition is at most a quarter of the
+    source: the same 12 MB bound as the single thumbnail."""
+    assert peak_rss("200:jpeg,200:webp,600:webp,600:avif", "photo-24mp")["added_mb"] <= 12
+
+
+@pytest.mark.slow
+def test_the_example_set_on_a_24_mp_jpeg_fits_the_default_function_memory() -> None:
+    """A 1600 px rendition of a 6000x4000 JPEG needs the full decode (1/2 scale would leave less
+    than twice 1600): ~96 MB of pixels, measured near 110 MB added. It must fit the 256 MB
+    function with the ~20 MB the runtime client and botocore add (bench/RESULTS.md)."""
+    measured = peak_rss("200:jpeg,200:webp,800:webp,1600:avif", "photo-24mp")
+    assert measured["max_rss_mb"] < 256 - 20
