@@ -1,6 +1,9 @@
 """Peak memory of one thumbnail in a fresh interpreter, like a cold Lambda's Max Memory Used.
 
 python -m bench.peak_rss METHOD IMAGE   ->  {"max_rss_mb": ..., "added_mb": ...}
+
+METHOD is one of bench.methods.METHODS, or ``renditions:SPEC`` (a RENDITIONS value) for
+make_renditions with that spec.
 """
 
 from __future__ import annotations
@@ -38,8 +41,20 @@ def measure(function: Callable[[bytes], T], data: bytes) -> tuple[T, dict[str, f
     return result, {"max_rss_mb": round(after, 1), "added_mb": round(after - before, 1)}
 
 
+def function_for(method: str) -> Callable[[bytes], object]:
+    if method.startswith("renditions:"):
+        from handlers import renditions
+        from handlers.thumbnail import make_renditions
+
+        specs = renditions.parse(method.removeprefix("renditions:"))
+        return lambda data: make_renditions(data, specs)
+    return METHODS[method]
+
+
 def main(method: str, image: str) -> None:
-    _, memory = measure(METHODS[method], samples.load(image))
+    function = function_for(method)
+    function(samples.load("screenshot-small"))  # warm up the decoders' and encoders' own memory
+    _, memory = measure(function, samples.load(image))
     print(json.dumps(memory))
 
 

@@ -71,10 +71,14 @@ class Measurement:
         return min(equal, key=self.estimate_ms)
 
 
+def _is_core(bench: dict[str, Any]) -> bool:
+    return bench["extra_info"].get("method") in METHOD_ORDER
+
+
 def load_core(path: Path) -> tuple[list[Measurement], dict[str, Any]]:
     data = json.loads(path.read_text())
     found = []
-    for bench in data["benchmarks"]:
+    for bench in filter(_is_core, data["benchmarks"]):
         info, stats = bench["extra_info"], bench["stats"]
         found.append(
             Measurement(
@@ -135,6 +139,51 @@ def core_tables(grouped: dict[str, dict[str, Measurement]]) -> str:
             f", tuned/pyvips {_ratio(tuned, methods.get('pyvips'))}, tuned/floor "
             f"{_ratio(tuned, methods.get('floor'))}.\n"
         )
+    return "\n".join(out)
+
+
+def renditions_tables(path: Path) -> str:
+    """Each rendition set next to the single thumbnail: what an extra rendition costs."""
+    benchmarks = json.loads(path.read_text())["benchmarks"]
+    sets = [
+        b for b in benchmarks if str(b["extra_info"].get("method", "")).startswith("renditions")
+    ]
+    out: list[str] = []
+    for image in dict.fromkeys(b["extra_info"]["image"] for b in sets):
+        rows = [b for b in sets if b["extra_info"]["image"] == image]
+        single = next((b for b in rows if b["extra_info"]["spec"] == "200:auto"), None)
+        base_ms = single["stats"]["median"] * 1000 if single else None
+        out.append(f"### {image}\n")
+        out.append(
+            "| set | RENDITIONS | median (min-max) ms | added to the single thumbnail, ms | "
+            "bytes per rendition | peak RSS MB (added) |"
+        )
+        out.append("|---|---|---|---|---|---|")
+        for b in rows:
+            info, stats = b["extra_info"], b["stats"]
+            median = stats["median"] * 1000
+            added = f"{median - base_ms:+.1f}" if base_ms is not None else "-"
+            sizes = ", ".join(f"{k} {v:,}" for k, v in info.get("out_bytes", {}).items())
+            out.append(
+                f"| {info['method'].removeprefix('renditions ')} | `{info['spec']}` | "
+                f"{median:.1f} ({stats['min'] * 1000:.1f}-{stats['max'] * 1000:.1f}) | {added} | "
+                f"{sizes} | {info['max_rss_mb']:.0f} ({info['added_mb']:+.1f}) |"
+            )
+        out.append("")
+    hints = [b for b in benchmarks if b["extra_info"].get("method") == "placeholder"]
+    if hints:
+        out.append("### Placeholder (ThumbHash and dominant colour of a 200 px rendition)\n")
+        out.append("| image | median (min-max) ms | rounds |")
+        out.append("|---|---|---|")
+        for b in hints:
+            stats = b["stats"]
+            out.append(
+                f"| {b['extra_info']['image']} | {stats['median'] * 1000:.2f} "
+                f"({stats['min'] * 1000:.2f}-{stats['max'] * 1000:.2f}) | {stats['rounds']} |"
+            )
+        out.append("")
+    if not out:
+        return "_No renditions benchmarks in bench/results/core.json: `make bench` runs them._\n"
     return "\n".join(out)
 
 
@@ -244,6 +293,14 @@ def render(core: Path, e2e: Path, chart_folder: Path) -> str:
             "(libjpeg-turbo's DCT-scaled decode alone, via simplejpeg: no resize, no encode).",
             "",
             core_tables(grouped),
+            "## Renditions: the cost of each extra rendition",
+            "",
+            "`make_renditions` on each set: the single 200 px `auto` thumbnail, the same plus one "
+            "rendition, and the example set, from one decode; the difference to the single "
+            "thumbnail's median is what the rendition adds. Peak RSS of a fresh process making "
+            "the set once.",
+            "",
+            renditions_tables(core),
             "## End to end: the resize function in the embedded stack",
             "",
             "Upload → S3 notification → SQS → router → resize under awslambdaric → thumbnail and "

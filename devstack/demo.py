@@ -47,6 +47,9 @@ SAMPLES = {
     "screenshots/dialog.png": "screenshot-small",
 }
 NOT_AN_IMAGE = "notes/not-an-image.jpg"
+# The demo asks for several renditions (the deployed default is one 200 px auto thumbnail).
+DEMO_RENDITIONS = "200:auto,200:webp,800:webp,1600:avif"
+DELETED = "screenshots/dialog.png"  # deleted after indexing: its renditions go, its row stays
 # What `make image-check` builds from the Dockerfiles.
 IMAGES = {name: f"localhost/thumbstat-{name}:check-amd64" for name in ("resize", "ingest")}
 
@@ -171,7 +174,9 @@ def table(rows: list[list[str]]) -> str:
 
 def show_index(stack: EmbeddedStack) -> None:
     items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
-    rows = [["id", "status", "thumbnail-path", "size", "bytes", "source"]]
+    rows = [
+        ["id", "status", "thumbnail-path", "size", "renditions", "thumbhash", "colour", "source"]
+    ]
     for item in sorted(items, key=lambda i: i["id"]["S"]):
         value = tables.plain(item)
         rows.append(
@@ -180,7 +185,9 @@ def show_index(stack: EmbeddedStack) -> None:
                 value["status"] + (f" ({value['reason']})" if "reason" in value else ""),
                 value.get("thumbnail-path", "-"),
                 f"{value['width']}x{value['height']}" if "width" in value else "-",
-                value.get("bytes", "-"),
+                _renditions(item),
+                value.get("thumbhash", "-"),
+                value.get("dominant-color", "-"),
                 f"{value.get('source-format', '?')} {value.get('source-width', '?')}x"
                 f"{value.get('source-height', '?')}"
                 if "source-format" in value
@@ -188,6 +195,46 @@ def show_index(stack: EmbeddedStack) -> None:
             ]
         )
     out(table(rows))
+
+
+def _renditions(item: dict[str, Any]) -> str:
+    listed = item.get("renditions", {}).get("M", {})
+    return (
+        " ".join(
+            f"{name}={entry['M']['width']['N']}x{entry['M']['height']['N']}"
+            for name, entry in listed.items()
+        )
+        or "-"
+    )
+
+
+def delete_one(stack: EmbeddedStack) -> None:
+    """Delete an upload; wait until its row says deleted; list what is left of it."""
+    key = SOURCE_PREFIX + DELETED
+    aws.s3().delete_object(Bucket=stack.resources.bucket, Key=key)
+    out(f"  deleted s3://{stack.resources.bucket}/{key}")
+    deadline = time.monotonic() + 60
+    row: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        item = (
+            aws.dynamodb()
+            .get_item(TableName=stack.resources.index_table, Key={"id": {"S": key}})
+            .get("Item")
+        )
+        row = tables.plain(item) if item else {}
+        if row.get("status") == "deleted":
+            break
+        time.sleep(0.25)
+    stem = DELETED
+    left = [
+        o["Key"]
+        for o in aws.s3()
+        .list_objects_v2(Bucket=stack.resources.bucket, Prefix="thumbnails/")
+        .get("Contents", [])
+        if o["Key"].split("/", 2)[2].startswith(stem)
+    ]
+    out(f"  row: status={row.get('status')} deleted-at={row.get('deleted-at')}")
+    out(f"  renditions left under thumbnails/: {len(left)}")
 
 
 def show_readings(stack: EmbeddedStack, day: str) -> None:
@@ -332,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                     invoke_port=args.invoke_port,
                     images=IMAGES if args.images else None,
                     log=log,
+                    environment={"resize": {"RENDITIONS": DEMO_RENDITIONS}},
                 )
             )
         except (PortTaken, EndpointUnreachable) as exc:
@@ -352,12 +400,14 @@ def main(argv: list[str] | None = None) -> int:
         wait_for_index(stack, keys, since)
         out(f"\n4. image_metadata (aws dynamodb scan --table-name {stack.resources.index_table})")
         show_index(stack)
-        out(f"\n5. {stack.resources.readings_table}")
+        out(f"\n5. Deleting an upload (RENDITIONS={DEMO_RENDITIONS})")
+        delete_one(stack)
+        out(f"\n6. {stack.resources.readings_table}")
         show_readings(stack, day)
-        out("\n6. Summaries and chart")
+        out("\n7. Summaries and chart")
         show_summaries(stack, (yesterday, day), zone_name)
         write_chart(stack, yesterday, zone_name, workdir)
-        out("\n7. REPORT lines, as CloudWatch Logs shows them")
+        out("\n8. REPORT lines, as CloudWatch Logs shows them")
         show_reports(stack)
         if args.stay_up:
             out(try_commands(stack, day))

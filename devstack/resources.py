@@ -29,7 +29,8 @@ TABLES: Final = (tables.IMAGE_INDEX, tables.READINGS)
 # and goes to the dead-letter queue after five receives, as deployed.
 VISIBILITY_TIMEOUT_S: Final = 60
 MAX_RECEIVE_COUNT: Final = 5
-NOTIFIED_EVENTS: Final = ("s3:ObjectCreated:*",)
+# Created objects are rendered; removed ones have their renditions deleted.
+NOTIFIED_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
 
 
 @dataclass

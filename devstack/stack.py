@@ -63,6 +63,7 @@ def embedded(
     invoke_port: int | None = None,
     log: IO[bytes] | None = None,
     images: Mapping[str, str] | None = None,
+    environment: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[EmbeddedStack]:
     """Start everything; stop it all on exit. The process environment points at the endpoint.
 
@@ -71,6 +72,9 @@ def embedded(
     ``invoke_port`` serves each function's invoke endpoint on consecutive ports from it (0: any
     free ones). ``images`` ({"resize": IMAGE, "ingest": IMAGE}) runs the functions as containers
     (podman) instead of processes of this checkout.
+
+    ``environment`` ({"resize": {NAME: VALUE}}) adds to or overrides a function's configured
+    environment.
 
     Raises PortTaken or EndpointUnreachable, with what to do, before starting anything.
     """
@@ -93,7 +97,10 @@ def embedded(
                 f"thumbstat-{function.name}",
                 function.handler,
                 memory_mb=function.memory_mb,
-                environment=dict(function.environment),
+                environment={
+                    **function.environment,
+                    **(environment or {}).get(function.name, {}),
+                },
                 cwd=ROOT,
                 log=log,
                 launcher=Container(images[function.name]) if images else None,

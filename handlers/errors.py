@@ -38,6 +38,7 @@ class RejectReason(StrEnum):
     CORRUPT = "corrupt"
     TOO_LARGE = "too-large"
     EMPTY = "empty"
+    KEY_TOO_LONG = "key-too-long"  # a rendition's key would be over S3's 1,024 bytes
 
 
 class ImageRejected(ThumbstatError):

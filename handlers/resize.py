@@ -1,18 +1,19 @@
-"""The resize function: S3 ObjectCreated notifications (direct or through SQS) -> thumbnail + row.
+"""The resize function: S3 notifications (direct or through SQS/SNS) -> renditions + row.
 
 Wiring only: unpack the event (``handlers.s3_events``), guard against recursion and stale
-deliveries, download, call the pure core in ``handlers.thumbnail``, upload, index
-(``handlers.index_store``), one log line per object. Every AWS error that a retry may fix
-propagates (direct S3 invocations) or becomes a ``batchItemFailures`` entry (SQS), so Lambda
-retries it; an image the core rejects gets a ``rejected`` row and is never retried.
+deliveries, download, call the pure core in ``handlers.thumbnail``, upload every rendition at its
+key (``handlers.renditions``), index (``handlers.index_store``), one log line per object. An
+ObjectRemoved event marks the row deleted and removes the renditions it listed. Every AWS error
+that a retry may fix propagates (direct S3 invocations) or becomes a ``batchItemFailures`` entry
+(SQS), so Lambda retries it; an image the core rejects gets a ``rejected`` row and is never
+retried.
 """
 
 from __future__ import annotations
 
 import logging
-import posixpath
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any, Final
@@ -20,17 +21,20 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from handlers import aws, index_store, s3_events
+from handlers import aws, index_store, renditions, s3_events
 from handlers.errors import RejectReason
+from handlers.index_store import StoredRendition
 from handlers.logs import get_logger, log_json
 from handlers.outcomes import Outcome
-from handlers.s3_events import ObjectCreated
+from handlers.renditions import PILLOW_FORMAT, KeyTooLong, OutputFormat
+from handlers.s3_events import ObjectCreated, ObjectEvent, ObjectRemoved
 from handlers.settings import ResizeSettings
-from handlers.thumbnail import ImageRejected, make_thumbnail
+from handlers.thumbnail import ImageRejected, Renditions, make_renditions
 
 logger = get_logger(__name__)
 
-_EXTENSIONS: Final = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+# What a conditional request answers when the object is not the version it names.
+_NOT_THAT_VERSION: Final = ("PreconditionFailed", "NoSuchKey", "412", "404")
 
 
 @cache
@@ -41,7 +45,7 @@ def settings() -> ResizeSettings:
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any] | None:
     if s3_events.is_sqs(event):
         return {"batchItemFailures": _handle_sqs(event["Records"])}
-    for obj in s3_events.object_created(event):
+    for obj in s3_events.object_events(event):
         process(obj)
     return None
 
@@ -64,7 +68,7 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
             )
             continue
         try:
-            for obj in s3_events.object_created(notification):
+            for obj in s3_events.object_events(notification):
                 process(obj)
         except Exception:
             logger.exception("resize failed; message %s will be retried", message.get("messageId"))
@@ -72,26 +76,43 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
     return failures
 
 
-def process(obj: ObjectCreated, config: ResizeSettings | None = None) -> Outcome:
-    """Thumbnail and index one object. Returns the outcome: ok, rejected or a skip reason."""
+def process(obj: ObjectEvent, config: ResizeSettings | None = None) -> Outcome:
+    """Render and index one created object, or delete one removed object's renditions. Returns
+    the outcome: ok, rejected, deleted or a skip reason."""
     config = config or settings()
-    facts: dict[str, Any] = {"bucket": obj.bucket, "key": obj.key, "bytes_in": obj.size}
     timer = _PhaseTimer()
-    outcome = _process(obj, config, facts, timer)
+    facts: dict[str, Any] = {"bucket": obj.bucket, "key": obj.key}
+    if isinstance(obj, ObjectRemoved):
+        outcome = _guard(obj, config) or _remove(obj, config, facts, timer)
+        log_json(logger, logging.INFO, "delete", outcome=outcome, ms=timer.phases, **facts)
+        return outcome
+    facts["bytes_in"] = obj.size
+    outcome = _guard(obj, config) or _process(obj, config, facts, timer)
     level = logging.WARNING if outcome is Outcome.REJECTED else logging.INFO
     log_json(logger, level, "resize", outcome=outcome, ms=timer.phases, **facts)
     return outcome
 
 
-def _process(
-    obj: ObjectCreated, config: ResizeSettings, facts: dict[str, Any], timer: _PhaseTimer
-) -> Outcome:
+def _guard(obj: ObjectEvent, config: ResizeSettings) -> Outcome | None:
+    """Why this event is none of ours, or None."""
     if obj.key.startswith(config.thumbnail_prefix):
         return Outcome.SKIPPED_THUMBNAIL_PREFIX  # our own output: processing it would loop forever
     if not obj.key.startswith(config.source_prefix) or obj.key.endswith("/"):
         return Outcome.SKIPPED_OUTSIDE_SOURCE_PREFIX
     if index_store.is_stale(config.index_table, obj):
         return Outcome.SKIPPED_STALE
+    return None
+
+
+def _process(
+    obj: ObjectCreated, config: ResizeSettings, facts: dict[str, Any], timer: _PhaseTimer
+) -> Outcome:
+    try:
+        check_keys(obj.key, config)
+    except KeyTooLong as exc:
+        return _record_rejection(
+            obj, config, ImageRejected(RejectReason.KEY_TOO_LONG, str(exc)), facts
+        )
     if obj.size > config.max_input_bytes:
         rejection = ImageRejected(
             RejectReason.TOO_LARGE,
@@ -105,40 +126,104 @@ def _process(
         return Outcome.SKIPPED_CHANGED_OR_DELETED
     facts["bytes_in"] = len(data)
     try:
-        thumb = make_thumbnail(
+        made = make_renditions(
             data,
-            max_size=config.max_size,
+            config.renditions,
             quality=config.jpeg_quality,
             max_pixels=config.max_pixels,
         )
     except ImageRejected as rejection:
         return _record_rejection(obj, config, rejection, facts)
-    timer.add("decode_resize", thumb.decode_ms)
-    timer.add("encode", thumb.encode_ms)
+    timer.add("decode_resize", made.decode_ms)
+    timer.add("encode", made.encode_ms)
 
-    thumb_bucket = config.thumbnail_bucket or obj.bucket
-    thumb_key = thumbnail_key(obj.key, thumb.format, config)
-    facts.update(bytes_out=len(thumb.data), thumbnail_key=thumb_key)
+    bucket = config.thumbnail_bucket or obj.bucket
+    keys = [
+        rendition_key(obj.key, config, rendition.spec.size, rendition.format)
+        for rendition in made.renditions
+    ]
+    facts.update(
+        bytes_out=sum(len(rendition.data) for rendition in made.renditions),
+        thumbnail_key=keys[0],
+        renditions=len(keys),
+    )
     with timer("upload"):
-        aws.s3().put_object(
-            Bucket=thumb_bucket,
-            Key=thumb_key,
-            Body=thumb.data,
-            ContentType=thumb.content_type,
+        stored = _upload(obj, config, bucket, made, keys)
+    with timer("index"):
+        outcome = index_store.put_renditions(config.index_table, obj, made, bucket, stored)
+    if outcome is Outcome.DELETED:
+        # The source was deleted while this older version was being rendered: what was just
+        # uploaded must not outlive the delete.
+        with timer("delete"):
+            _delete(bucket, stored)
+        return Outcome.SKIPPED_STALE
+    return outcome
+
+
+def rendition_key(key: str, config: ResizeSettings, size: int, out_format: str) -> str:
+    """Where one rendition of ``key`` goes (handlers.renditions). Raises KeyTooLong."""
+    return renditions.rendition_key(
+        key, config.source_prefix, config.thumbnail_prefix, size, out_format
+    )
+
+
+def check_keys(key: str, config: ResizeSettings) -> None:
+    """Raise KeyTooLong, before any download, when some rendition's key would be too long."""
+    for spec in config.renditions:
+        formats = (
+            ("JPEG", "PNG") if spec.format is OutputFormat.AUTO else (PILLOW_FORMAT[spec.format],)
+        )
+        for out_format in formats:
+            rendition_key(key, config, spec.size, out_format)
+
+
+def _upload(
+    obj: ObjectCreated, config: ResizeSettings, bucket: str, made: Renditions, keys: list[str]
+) -> list[StoredRendition]:
+    stored = []
+    for rendition, key in zip(made.renditions, keys, strict=True):
+        answer = aws.s3().put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=rendition.data,
+            ContentType=rendition.content_type,
             CacheControl=config.cache_control,
             # Metadata must be ASCII: the key goes in percent-encoded.
             Metadata={"source-etag": obj.etag, "source-key": quote(obj.key)},
         )
+        stored.append(StoredRendition(key, answer.get("ETag", "")))
+    return stored
+
+
+def _remove(
+    obj: ObjectRemoved, config: ResizeSettings, facts: dict[str, Any], timer: _PhaseTimer
+) -> Outcome:
     with timer("index"):
-        written = index_store.put_thumbnail(config.index_table, obj, thumb, thumb_bucket, thumb_key)
-    return Outcome.OK if written else Outcome.SKIPPED_STALE
+        removed = index_store.mark_deleted(config.index_table, obj)
+    if removed is None:
+        return Outcome.SKIPPED_STALE  # a newer version is indexed: this delete is older
+    bucket = removed.bucket or config.thumbnail_bucket or obj.bucket
+    with timer("delete"):
+        facts["deleted"] = _delete(bucket, removed.renditions)
+    return Outcome.DELETED
 
 
-def thumbnail_key(key: str, out_format: str, config: ResizeSettings) -> str:
-    """thumbnails/ + the path below the source prefix, with the output format's extension."""
-    below = key[len(config.source_prefix) :]
-    stem, _ = posixpath.splitext(below)
-    return config.thumbnail_prefix + (stem or below) + _EXTENSIONS[out_format]
+def _delete(bucket: str, stored: Sequence[StoredRendition]) -> list[str]:
+    """Delete each rendition that is still the version recorded (If-Match on its ETag), so an
+    upload made since by a newer version is left alone. Returns the keys deleted."""
+    deleted = []
+    for rendition in stored:
+        request: dict[str, Any] = {"Bucket": bucket, "Key": rendition.key}
+        if rendition.etag:
+            request["IfMatch"] = rendition.etag
+        try:
+            aws.s3().delete_object(**request)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_THAT_VERSION:
+                continue  # replaced by a newer upload, or gone already: a re-delivered delete
+            raise
+        deleted.append(rendition.key)
+    return deleted
 
 
 def _download(obj: ObjectCreated) -> bytes | None:

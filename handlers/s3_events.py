@@ -1,8 +1,10 @@
-"""S3 event notifications as the resize function receives them, unwrapped to ObjectCreated facts.
+"""S3 event notifications as the resize function receives them, unwrapped to ObjectCreated and
+ObjectRemoved facts.
 
 They arrive three ways: directly from S3 (``{"Records": [...]}``), as SQS message bodies
 (S3 -> SQS), or inside an SNS envelope inside an SQS body (S3 -> SNS -> SQS fan-out). S3's test
-event and records other than ObjectCreated are skipped, each with a log line. No AWS calls here.
+event and records other than ObjectCreated and ObjectRemoved (Delete, DeleteMarkerCreated) are
+skipped, each with a log line. No AWS calls here.
 """
 
 from __future__ import annotations
@@ -41,6 +43,28 @@ class ObjectCreated:
         )
 
 
+@dataclass(frozen=True)
+class ObjectRemoved:
+    bucket: str
+    key: str  # decoded
+    sequencer: str  # a delete's is newer than the version it removed
+    event_time: str  # when S3 removed it (ISO 8601), kept on the row for audit
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ObjectRemoved:
+        s3 = record["s3"]
+        obj = s3["object"]
+        return cls(
+            bucket=s3["bucket"]["name"],
+            key=unquote_plus(obj["key"]),
+            sequencer=str(obj.get("sequencer", "")),
+            event_time=str(record.get("eventTime", "")),
+        )
+
+
+ObjectEvent = ObjectCreated | ObjectRemoved
+
+
 def is_sqs(event: Mapping[str, Any]) -> bool:
     """True for an SQS event (each record a message), False for a direct S3 notification."""
     records = event.get("Records") or []
@@ -60,20 +84,23 @@ def parse_body(body: str) -> Mapping[str, Any]:
     return notification
 
 
-def object_created(notification: Mapping[str, Any]) -> Iterator[ObjectCreated]:
-    """The ObjectCreated records of one notification, lazily: a malformed record raises when
-    reached, inside the caller's error handling for its message."""
+def object_events(notification: Mapping[str, Any]) -> Iterator[ObjectEvent]:
+    """The ObjectCreated and ObjectRemoved records of one notification, lazily: a malformed record
+    raises when reached, inside the caller's error handling for its message."""
     if notification.get("Event") == "s3:TestEvent":
         log_json(logger, logging.INFO, "test-event-skipped", bucket=notification.get("Bucket"))
         return
     for record in notification.get("Records") or []:
-        if str(record.get("eventName", "")).startswith("ObjectCreated:"):
+        name = str(record.get("eventName", ""))
+        if name.startswith("ObjectCreated:"):
             yield ObjectCreated.from_record(record)
+        elif name.startswith("ObjectRemoved:"):
+            yield ObjectRemoved.from_record(record)
         else:
             log_json(
                 logger,
                 logging.INFO,
                 "skipped",
-                reason="not ObjectCreated",
+                reason="not ObjectCreated or ObjectRemoved",
                 event_name=record.get("eventName"),
             )

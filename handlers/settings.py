@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from handlers import tables
+from handlers import renditions, tables
 from handlers.limits import DEFAULT_MAX_PIXELS
+from handlers.renditions import OutputFormat, RenditionSpec
 
 # The variables each function reads: the one list of their names (the template, the local stacks
 # and README's configuration table are checked against it).
@@ -20,6 +21,7 @@ SOURCE_PREFIX: Final = "SOURCE_PREFIX"
 THUMBNAIL_PREFIX: Final = "THUMBNAIL_PREFIX"
 THUMBNAIL_BUCKET: Final = "THUMBNAIL_BUCKET"
 THUMBNAIL_MAX_SIZE: Final = "THUMBNAIL_MAX_SIZE"
+RENDITIONS: Final = "RENDITIONS"
 JPEG_QUALITY: Final = "JPEG_QUALITY"
 INDEX_TABLE: Final = "INDEX_TABLE"
 MAX_INPUT_BYTES: Final = "MAX_INPUT_BYTES"
@@ -37,6 +39,7 @@ RESIZE_VARIABLES: Final = (
     THUMBNAIL_PREFIX,
     THUMBNAIL_BUCKET,
     THUMBNAIL_MAX_SIZE,
+    RENDITIONS,
     JPEG_QUALITY,
     INDEX_TABLE,
     MAX_INPUT_BYTES,
@@ -86,6 +89,25 @@ def _pixel_budget(env: Mapping[str, str]) -> int:
     return min(budget, DEFAULT_MAX_PIXELS)
 
 
+def _renditions(env: Mapping[str, str], max_size: int) -> tuple[RenditionSpec, ...]:
+    """RENDITIONS, or without it today's single thumbnail: THUMBNAIL_MAX_SIZE px, ``auto``."""
+    raw = env.get(RENDITIONS, "").strip()
+    if not raw:
+        return (RenditionSpec(max_size, OutputFormat.AUTO),)
+    if env.get(THUMBNAIL_MAX_SIZE, "").strip():
+        raise ConfigError(
+            f"set {RENDITIONS} or {THUMBNAIL_MAX_SIZE}, not both: {RENDITIONS} names every size "
+            f"(e.g. {RENDITIONS}={max_size}:auto)"
+        )
+    try:
+        return renditions.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{RENDITIONS}={raw!r}: {exc}. Expected SIZE:FORMAT items separated by commas, "
+            "e.g. 200:jpeg,800:webp,1600:avif (formats: auto, jpeg, png, webp, avif)"
+        ) from None
+
+
 @dataclass(frozen=True)
 class ResizeSettings:
     source_prefix: str = "uploads/"
@@ -97,20 +119,24 @@ class ResizeSettings:
     max_input_bytes: int = 50 * 1024 * 1024
     max_pixels: int = DEFAULT_MAX_PIXELS
     cache_control: str = "public, max-age=86400"
+    # What each upload gets; the first is the default rendition (the row's thumbnail-path).
+    renditions: tuple[RenditionSpec, ...] = renditions.DEFAULT
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ResizeSettings:
         env = os.environ if environ is None else environ
+        max_size = _int(env, THUMBNAIL_MAX_SIZE, cls.max_size, 1, renditions.MAX_SIZE)
         settings = cls(
             source_prefix=_prefix(env, SOURCE_PREFIX, cls.source_prefix),
             thumbnail_prefix=_prefix(env, THUMBNAIL_PREFIX, cls.thumbnail_prefix),
             thumbnail_bucket=env.get(THUMBNAIL_BUCKET) or None,
-            max_size=_int(env, THUMBNAIL_MAX_SIZE, cls.max_size, 1, 10_000),
+            max_size=max_size,
             jpeg_quality=_int(env, JPEG_QUALITY, cls.jpeg_quality, 1, 100),
             index_table=env.get(INDEX_TABLE) or cls.index_table,
             max_input_bytes=_int(env, MAX_INPUT_BYTES, cls.max_input_bytes, 1, 5 * 2**30),
             max_pixels=_int(env, MAX_PIXELS, _pixel_budget(env), 1, 2**40),
             cache_control=env.get(THUMBNAIL_CACHE_CONTROL) or cls.cache_control,
+            renditions=_renditions(env, max_size),
         )
         if not settings.thumbnail_prefix:
             raise ConfigError("THUMBNAIL_PREFIX must not be empty: thumbnails need a prefix")

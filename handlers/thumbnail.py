@@ -1,21 +1,27 @@
-"""The thumbnail core: bytes in, a thumbnail and its facts out. No AWS here.
+"""The thumbnail core: bytes and rendition specs in, every rendition and its facts out. No AWS.
 
-The pipeline does as little pixel work as the output allows:
+The pipeline decodes once and does as little pixel work as the outputs allow:
 
 1. open lazily from the header and check the pixel budget against what will really be decoded;
 2. JPEG: ``Image.draft()`` lets libjpeg-turbo decode at 1/2, 1/4 or 1/8 scale (DCT scaling), the
-   cheapest decode there is;
+   cheapest decode there is, chosen for the largest rendition;
 3. ``Image.reduce()`` by the largest integer factor that keeps the image at least
    ``_RESAMPLE_GAP`` times the target, a fast box filter;
-4. a LANCZOS resample to the exact size, on what is left;
-5. colour (CMYK and ICC to sRGB) and EXIF orientation applied to the small image, then encode.
+4. a LANCZOS resample to the exact size, on what is left: the largest rendition, or (when a
+   smaller one could not be made from it) the reduced decode stays the base;
+5. colour (CMYK, ICC and HEIF nclx to sRGB) and EXIF orientation applied once, to that base;
+6. each smaller rendition resampled from the smallest image already made that is at least
+   ``_RESAMPLE_GAP`` times its size, then every rendition encoded, and the placeholder computed
+   from the smallest.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import struct
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
@@ -33,18 +39,42 @@ from PIL import (  # noqa: F401 (plugins imported to register their formats)
     WebPImagePlugin,
 )
 
+try:
+    import pillow_heif
+except ImportError:  # pragma: no cover - the resize image and the dev install have it
+    _HEIF: tuple[str, ...] = ()
+else:
+    # Only the primary image: no depth maps, auxiliary images or embedded thumbnails.
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    _HEIF = ("HEIF",)
+
+from handlers import nclx
 from handlers.errors import ImageRejected, RejectReason
 from handlers.limits import DEFAULT_MAX_PIXELS
+from handlers.placeholder import Placeholder, compute_placeholder
+from handlers.renditions import CONTENT_TYPE, PILLOW_FORMAT, OutputFormat, RenditionSpec
+from handlers.renditions import DEFAULT as DEFAULT_RENDITIONS
 
 if TYPE_CHECKING:
     from PIL.ImageCms import ImageCmsTransform
 
-__all__ = ["DEFAULT_MAX_PIXELS", "ImageRejected", "RejectReason", "Thumbnail", "make_thumbnail"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "ImageRejected",
+    "RejectReason",
+    "Rendition",
+    "Renditions",
+    "Thumbnail",
+    "make_renditions",
+    "make_thumbnail",
+]
 
 # Formats with safe, in-process decoders (JPEG includes MPO). EPS (Ghostscript) and the rest are
 # refused unopened. The plugin imports above register exactly these, which also spares
-# Image.open() from importing all ~40 plugins on first use.
-READABLE_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF")
+# Image.open() from importing all ~40 plugins on first use. HEIF (phones' HEIC) comes from
+# pillow-heif, in the resize image only: libheif applies the irot/imir transforms while decoding
+# and pillow-heif resets the EXIF orientation to 1, so orientation is applied exactly once.
+READABLE_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", *_HEIF)
 
 # The decoded image is kept at least this many times the target before the final LANCZOS
 # resample; below 2 the box-filtered draft/reduce steps start to show as aliasing.
@@ -67,8 +97,6 @@ _DECODE_ERRORS: Final = (
     ZeroDivisionError,
 )
 
-_CONTENT_TYPES: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
 # EXIF orientation -> the transpose that displays the image upright.
 _ORIENTATION: Final = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -80,6 +108,43 @@ _ORIENTATION: Final = {
     8: Image.Transpose.ROTATE_90,
 }
 _EXIF_ORIENTATION_TAG: Final = 0x0112
+_TRANSPOSING: Final = 5  # orientations 5 to 8 swap width and height
+
+# WebP and AVIF encoder settings, chosen by measurement (python -m bench.encoders; README's table):
+# WebP q80 method 4 scores JPEG q85's PSNR in 10-40% fewer bytes; AVIF q60 speed 8 takes 45-55%
+# fewer bytes for 2 dB less PSNR (it smooths grain), at a fifteenth of speed 4's time.
+ENCODER_SETTINGS: Final[dict[str, dict[str, object]]] = {
+    "WEBP": {"quality": 80, "method": 4},
+    "AVIF": {"quality": 60, "speed": 8},
+}
+
+
+@dataclass(frozen=True)
+class Rendition:
+    spec: RenditionSpec
+    data: bytes  # encoded output
+    width: int
+    height: int
+    format: str  # "JPEG", "PNG", "WEBP" or "AVIF"
+    content_type: str
+    encode_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Renditions:
+    """Every rendition of one upload, in the order of its spec, and the facts of the source."""
+
+    renditions: tuple[Rendition, ...]
+    source_format: str
+    source_width: int
+    source_height: int
+    placeholder: Placeholder | None = None  # from the smallest rendition
+    decode_ms: float = 0.0  # open, decode, resize and colour
+    encode_ms: float = 0.0  # every encode, and the placeholder
+
+    @property
+    def default(self) -> Rendition:
+        return self.renditions[0]
 
 
 @dataclass(frozen=True)
@@ -96,25 +161,29 @@ class Thumbnail:
     encode_ms: float = 0.0
 
 
-def make_thumbnail(
+def make_renditions(
     data: bytes,
+    specs: Sequence[RenditionSpec] = DEFAULT_RENDITIONS,
     *,
-    max_size: int = 200,
     quality: int = 85,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> Thumbnail:
-    """Make a thumbnail whose longer side is ``max_size`` (never upscaled).
+    placeholder: bool = True,
+) -> Renditions:
+    """Every rendition ``specs`` ask for, from one decode. Each rendition's longer side is its
+    size, never upscaled: a size over the source's is made at the source's size.
 
-    Opaque images become JPEG, images with real transparency PNG. EXIF (GPS included) is never
-    copied; colours are converted to sRGB, except grey images, which keep their ICC profile.
-    Raises ImageRejected for input that no retry will fix.
+    ``auto`` renditions are JPEG for opaque images and PNG for real transparency; WebP and AVIF keep
+    alpha; JPEG flattens it onto white. EXIF (GPS included) is never copied; colours are
+    converted to sRGB, except grey images, which keep their ICC profile where the format can carry
+    it. Raises ImageRejected for input that no retry will fix.
     """
-    if max_size < 1:
-        raise ValueError("max_size must be at least 1")
+    if not specs:
+        raise ValueError("at least one rendition is needed")
     if not 1 <= quality <= 100:
         raise ValueError("quality must be between 1 and 100")
     if not data:
         raise ImageRejected(RejectReason.EMPTY, "the object is empty")
+    max_size = max(spec.size for spec in specs)
 
     started = time.perf_counter()
     source = _open(data)
@@ -131,45 +200,114 @@ def make_thumbnail(
             f"{source_size[0]}x{source_size[1]} {source_format} would decode to {decoded:,} "
             f"pixels, over the limit of {max_pixels:,}",
         )
+    sizes = sorted({fit_within(source_size, spec.size) for spec in specs}, reverse=True)
     try:
         source.load()
         orientation = _orientation(source)
-        icc = source.info.get("icc_profile") or None
-        im = _shrink(_normalise_mode(source), target)
-        im, icc = _to_srgb(im, icc)
+        icc = source.info.get("icc_profile") or nclx.icc_for(source.info.get("nclx_profile"))
+        base = _base(_normalise_mode(source), sizes)
+        if base is not source:
+            source.close()  # the decoded pixels, freed before the encoders take their memory
+        base, icc = _to_srgb(base, icc)
     except _DECODE_ERRORS as exc:
         raise ImageRejected(
             RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}"
         ) from exc
     if orientation in _ORIENTATION:
-        im = im.transpose(_ORIENTATION[orientation])
-    im = _drop_opaque_alpha(im)
+        base = base.transpose(_ORIENTATION[orientation])
+    if orientation >= _TRANSPOSING:
+        sizes = [(height, width) for width, height in sizes]
+    base = _drop_opaque_alpha(base)
+    pixels = _resample_chain(base, sizes)
     decoded_at = time.perf_counter()
 
-    out_format = "PNG" if im.mode in ("RGBA", "LA") else "JPEG"
-    encoded = _encode(im, out_format, quality, icc)
-    return Thumbnail(
-        data=encoded,
-        width=im.width,
-        height=im.height,
-        format=out_format,
-        content_type=_CONTENT_TYPES[out_format],
+    made: list[Rendition] = []
+    encoded: dict[tuple[tuple[int, int], str], bytes] = {}
+    for spec in specs:
+        size = fit_within(source_size, spec.size)
+        if orientation >= _TRANSPOSING:
+            size = (size[1], size[0])
+        im = pixels[size]
+        out_format = _output_format(spec.format, im)
+        began = time.perf_counter()
+        if (size, out_format) not in encoded:  # a size over the source's repeats another
+            encoded[size, out_format] = _encode(im, out_format, quality, icc)
+        made.append(
+            Rendition(
+                spec=spec,
+                data=encoded[size, out_format],
+                width=im.width,
+                height=im.height,
+                format=out_format,
+                content_type=CONTENT_TYPE[out_format],
+                encode_ms=(time.perf_counter() - began) * 1000,
+            )
+        )
+    hint = compute_placeholder(pixels[sizes[-1]]) if placeholder else None
+    return Renditions(
+        renditions=tuple(made),
         source_format=source_format,
         source_width=source_size[0],
         source_height=source_size[1],
+        placeholder=hint,
         decode_ms=(decoded_at - started) * 1000,
         encode_ms=(time.perf_counter() - decoded_at) * 1000,
     )
 
 
+def make_thumbnail(
+    data: bytes,
+    *,
+    max_size: int = 200,
+    quality: int = 85,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Thumbnail:
+    """One ``auto`` rendition whose longer side is ``max_size`` (never upscaled): the single
+    thumbnail the function made before renditions, kept for the benchmarks and callers of it."""
+    if max_size < 1:
+        raise ValueError("max_size must be at least 1")
+    made = make_renditions(
+        data,
+        (RenditionSpec(max_size, OutputFormat.AUTO),),
+        quality=quality,
+        max_pixels=max_pixels,
+        placeholder=False,
+    )
+    thumb = made.default
+    return Thumbnail(
+        data=thumb.data,
+        width=thumb.width,
+        height=thumb.height,
+        format=thumb.format,
+        content_type=thumb.content_type,
+        source_format=made.source_format,
+        source_width=made.source_width,
+        source_height=made.source_height,
+        decode_ms=made.decode_ms,
+        encode_ms=made.encode_ms,
+    )
+
+
 def fit_within(size: tuple[int, int], max_size: int) -> tuple[int, int]:
-    """The size whose longer side is ``max_size``, aspect kept; ``size`` if already smaller."""
+    """The size whose longer side is ``max_size``, aspect kept; ``size`` if already smaller.
+
+    Rounded as Pillow's ``Image.thumbnail()`` rounds (the side that is not ``max_size`` takes
+    whichever neighbouring whole number keeps the aspect ratio closest), which is what libvips and
+    sharp give too: 3840x2160 to 200 is 200x113.
+    """
     width, height = size
-    longest = max(width, height)
-    if longest <= max_size:
+    if max(width, height) <= max_size:
         return size
-    scale = max_size / longest
-    return max(1, round(width * scale)), max(1, round(height * scale))
+    aspect = width / height
+    if aspect <= 1:  # portrait or square: the height is max_size
+        x = _round_aspect(max_size * aspect, lambda n: abs(aspect - n / max_size))
+        return x, max_size
+    y = _round_aspect(max_size / aspect, lambda n: 0 if n == 0 else abs(aspect - max_size / n))
+    return max_size, y
+
+
+def _round_aspect(number: float, key: Callable[[int], float]) -> int:
+    return max(min(math.floor(number), math.ceil(number), key=key), 1)
 
 
 def _open(data: bytes) -> ImageFile.ImageFile:
@@ -216,6 +354,45 @@ def _normalise_mode(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+def _can_make(larger: tuple[int, int], size: tuple[int, int]) -> bool:
+    """True when ``size`` can be made from an image of ``larger`` size under the quality rule."""
+    return larger[0] >= size[0] * _RESAMPLE_GAP and larger[1] >= size[1] * _RESAMPLE_GAP
+
+
+def _base(im: Image.Image, sizes: list[tuple[int, int]]) -> Image.Image:
+    """The one image colour and orientation are applied to, as small as the renditions allow.
+
+    ``sizes`` is in decreasing order. When every smaller rendition can be made from the largest
+    one, that is the largest rendition itself (for one thumbnail, the thumbnail: as cheap as
+    before renditions). Otherwise it is the decoded image box-reduced as far as the largest
+    rendition's resample allows, so every rendition is still resampled from at least twice its
+    size.
+    """
+    largest = sizes[0]
+    if all(_can_make(largest, size) or size == largest for size in sizes[1:]):
+        return _shrink(im, largest)
+    factor = _reduce_factor(im, largest)
+    return im.reduce(factor) if factor > 1 else im
+
+
+def _resample_chain(
+    base: Image.Image, sizes: list[tuple[int, int]]
+) -> dict[tuple[int, int], Image.Image]:
+    """Every size from ``base``, each from the smallest image made so far that is at least twice
+    its size (the previous, larger rendition where it can be), else from ``base``."""
+    made: dict[tuple[int, int], Image.Image] = {base.size: base}
+    for size in sizes:
+        if size in made:
+            continue
+        sources = [im for im in made.values() if _can_make(im.size, size)]
+        made[size] = _shrink(min(sources, key=lambda im: im.width) if sources else base, size)
+    return made
+
+
+def _reduce_factor(im: Image.Image, target: tuple[int, int]) -> int:
+    return min(im.width // (target[0] * _RESAMPLE_GAP), im.height // (target[1] * _RESAMPLE_GAP))
+
+
 def _shrink(im: Image.Image, target: tuple[int, int]) -> Image.Image:
     if im.size == target:
         return im
@@ -223,7 +400,7 @@ def _shrink(im: Image.Image, target: tuple[int, int]) -> Image.Image:
     if premultiplied:
         # Resample colour weighted by alpha, so transparent pixels leave no dark fringes.
         im = im.convert(premultiplied)
-    factor = min(im.width // (target[0] * _RESAMPLE_GAP), im.height // (target[1] * _RESAMPLE_GAP))
+    factor = _reduce_factor(im, target)
     if factor > 1:
         im = im.reduce(factor)
     im = im.resize(target, Image.Resampling.LANCZOS)
@@ -269,7 +446,28 @@ def _drop_opaque_alpha(im: Image.Image) -> Image.Image:
     return im
 
 
+def _has_transparency(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA") and im.getchannel("A").getextrema() != (255, 255)
+
+
+def _output_format(requested: OutputFormat, im: Image.Image) -> str:
+    if requested is OutputFormat.AUTO:
+        return "PNG" if _has_transparency(im) else "JPEG"
+    return PILLOW_FORMAT[requested]
+
+
 def _encode(im: Image.Image, out_format: str, quality: int, icc: bytes | None) -> bytes:
+    """Encode with the settings chosen by measurement (ENCODER_SETTINGS; bench/encoders.py)."""
+    if im.mode in ("RGBA", "LA") and not _has_transparency(im):
+        im = im.convert(im.mode[:-1])
+    if out_format == "JPEG" and im.mode in ("RGBA", "LA"):
+        # JPEG has no alpha: flattened onto white, as browsers show transparency on a white page.
+        background = Image.new(im.mode, im.size, (255,) * len(im.mode))
+        im = Image.alpha_composite(background, im) if im.mode == "RGBA" else _flatten_la(im)
+        im = im.convert(im.mode[:-1])
+    if out_format == "WEBP" and im.mode in ("L", "LA"):
+        # WebP holds colour only, and a grey profile does not describe RGB: plain grey as sRGB.
+        im, icc = im.convert("RGBA" if im.mode == "LA" else "RGB"), None
     # Images carry their source's info (EXIF, XMP, ...) through Pillow operations; save only
     # what is passed here explicitly.
     im.info = {}
@@ -277,6 +475,15 @@ def _encode(im: Image.Image, out_format: str, quality: int, icc: bytes | None) -
     options: dict[str, object] = {"icc_profile": icc} if icc else {}
     if out_format == "JPEG":
         im.save(buffer, "JPEG", quality=quality, optimize=True, **options)
-    else:
+    elif out_format == "PNG":
         im.save(buffer, "PNG", compress_level=6, **options)
+    else:
+        im.save(buffer, out_format, **ENCODER_SETTINGS[out_format], **options)
     return buffer.getvalue()
+
+
+def _flatten_la(im: Image.Image) -> Image.Image:
+    rgba = Image.alpha_composite(
+        Image.new("RGBA", im.size, (255, 255, 255, 255)), im.convert("RGBA")
+    )
+    return rgba.convert("L").convert("LA")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from handlers import settings, tables
+from handlers import renditions, settings, tables
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ RESIZE: Final = Function(
         {
             settings.SOURCE_PREFIX: _RESIZE_DEFAULTS.source_prefix,
             settings.THUMBNAIL_PREFIX: _RESIZE_DEFAULTS.thumbnail_prefix,
+            settings.RENDITIONS: renditions.render(_RESIZE_DEFAULTS.renditions),
             settings.INDEX_TABLE: str(tables.IMAGE_INDEX["TableName"]),
         }
     ),

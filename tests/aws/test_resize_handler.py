@@ -22,7 +22,7 @@ def test_s3_event_makes_a_thumbnail_and_an_index_row(bucket: Bucket, image: byte
 
     assert resize.handler(events.s3_event(record), None) is None
 
-    thumb = bucket.s3.get_object(Bucket=bucket.name, Key="thumbnails/holiday/beach.jpg")
+    thumb = bucket.s3.get_object(Bucket=bucket.name, Key="thumbnails/200/holiday/beach.jpg.jpg")
     assert thumb["ContentType"] == "image/jpeg"
     assert thumb["CacheControl"] == "public, max-age=86400"
     assert thumb["Metadata"]["source-etag"] == record["s3"]["object"]["eTag"]
@@ -30,7 +30,7 @@ def test_s3_event_makes_a_thumbnail_and_an_index_row(bucket: Bucket, image: byte
     assert row is not None
     assert row["status"] == Outcome.OK
     assert row["fullsize-path"] == "uploads/holiday/beach.jpg"
-    assert row["thumbnail-path"] == "thumbnails/holiday/beach.jpg"
+    assert row["thumbnail-path"] == "thumbnails/200/holiday/beach.jpg.jpg"
     # Stored 450x600 with orientation 6: shown, and thumbnailed, as landscape.
     assert (row["width"], row["height"], row["format"]) == ("200", "150", "JPEG")
     assert row["bytes"] == str(thumb["ContentLength"])
@@ -50,7 +50,7 @@ def test_url_encoded_keys_are_decoded(bucket: Bucket, image: bytes, key: str) ->
 
     resize.handler(events.s3_event(record), None)
 
-    expected = "thumbnails/" + key.removeprefix("uploads/").rsplit(".", 1)[0] + ".jpg"
+    expected = "thumbnails/200/" + key.removeprefix("uploads/") + ".jpg"
     assert bucket.keys("thumbnails/") == [expected]
     assert bucket.row(key) is not None
 
@@ -63,7 +63,10 @@ def test_sqs_wrapped_notifications_are_processed(bucket: Bucket, image: bytes) -
     )
 
     assert resize.handler(event, None) == {"batchItemFailures": []}
-    assert bucket.keys("thumbnails/") == ["thumbnails/one.jpg", "thumbnails/two.jpg"]
+    assert bucket.keys("thumbnails/") == [
+        "thumbnails/200/one.jpg.jpg",
+        "thumbnails/200/two.png.jpg",
+    ]
     assert bucket.rows() == 2
 
 
@@ -89,7 +92,7 @@ def test_redelivered_event_leaves_one_object_and_one_row(bucket: Bucket, image: 
     for _ in range(3):
         resize.handler(events.s3_event(record), None)
 
-    assert bucket.keys("thumbnails/") == ["thumbnails/again.jpg"]
+    assert bucket.keys("thumbnails/") == ["thumbnails/200/again.jpg.jpg"]
     assert bucket.rows() == 1
 
 
@@ -105,7 +108,7 @@ def test_older_event_never_overwrites_a_newer_version(
     row = bucket.row("uploads/v.jpg")
     assert row is not None
     assert row["source-etag"] == new["s3"]["object"]["eTag"]
-    assert (row["width"], row["height"]) == ("200", "112")  # flowers.jpeg, 1920x1080
+    assert (row["width"], row["height"]) == ("200", "113")  # flowers.jpeg, 1920x1080
 
 
 def test_older_event_arriving_first_does_not_thumbnail_the_wrong_version(
@@ -173,7 +176,7 @@ def test_failing_message_is_reported_for_retry_alone(bucket: Bucket, image: byte
     event = events.sqs_event(events.s3_event(good), events.s3_event(missing_bucket))
 
     assert resize.handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "message-1"}]}
-    assert bucket.keys("thumbnails/") == ["thumbnails/good.jpg"]
+    assert bucket.keys("thumbnails/") == ["thumbnails/200/good.jpg.jpg"]
 
 
 @pytest.fixture
@@ -208,6 +211,7 @@ def test_outcomes_keep_their_logged_values() -> None:
     assert {str(o) for o in Outcome} == {
         "ok",
         "rejected",
+        "deleted",
         "skipped-stale",
         "skipped-thumbnail-prefix",
         "skipped-outside-source-prefix",
@@ -225,4 +229,4 @@ def test_sns_enveloped_notifications_are_processed(bucket: Bucket, image: bytes)
     }
 
     assert resize.handler(events.sqs_event(envelope), None) == {"batchItemFailures": []}
-    assert bucket.keys("thumbnails/") == ["thumbnails/fan-out.jpg"]
+    assert bucket.keys("thumbnails/") == ["thumbnails/200/fan-out.jpg.jpg"]

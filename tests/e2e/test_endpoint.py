@@ -52,7 +52,7 @@ def test_the_stack_uses_the_endpoint_given_and_leaves_the_environment_as_it_was(
     aws.clear()
     try:
         listed = aws.s3().list_objects_v2(Bucket=BUCKET)["Contents"]
-        assert {o["Key"] for o in listed} == {"uploads/f.jpeg", "thumbnails/f.jpg"}
+        assert {o["Key"] for o in listed} == {"uploads/f.jpeg", "thumbnails/200/f.jpeg.jpg"}
     finally:
         aws.clear()
 

@@ -77,7 +77,7 @@ def test_an_s3_event_posted_to_resize_thumbnails_the_object(
     assert (status, answer) == (200, None)  # a direct S3 invocation answers nothing
     assert "X-Amz-Function-Error" not in headers
     row = aws.dynamodb().get_item(TableName=stack.resources.index_table, Key={"id": {"S": key}})
-    assert tables.plain(row["Item"])["thumbnail-path"] == "thumbnails/invoked/flowers.jpg"
+    assert tables.plain(row["Item"])["thumbnail-path"] == "thumbnails/200/invoked/flowers.jpeg.jpg"
 
 
 def test_a_failing_invocation_answers_lambdas_error_document(stack: EmbeddedStack) -> None:

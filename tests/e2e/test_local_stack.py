@@ -61,12 +61,12 @@ def test_uploads_become_thumbnails_and_index_rows(
     assert rows["uploads/drawing.svg"]["status"] == "rejected"
     assert (
         rows["uploads/holiday/beach day.jpg"]["thumbnail-path"]
-        == "thumbnails/holiday/beach day.jpg"
+        == "thumbnails/200/holiday/beach day.jpg.jpg"
     )
     listed = s3.list_objects_v2(Bucket=stack.resources.bucket, Prefix="thumbnails/")
     assert sorted(o["Key"] for o in listed["Contents"]) == [
-        "thumbnails/flowers.jpg",
-        "thumbnails/holiday/beach day.jpg",
+        "thumbnails/200/flowers.jpeg.jpg",
+        "thumbnails/200/holiday/beach day.jpg.jpg",
     ]
     resize = stack.functions["resize"].reports
     assert resize[0].init_duration_ms is not None  # a cold start, measured

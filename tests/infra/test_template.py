@@ -54,7 +54,9 @@ def test_no_wildcard_actions_or_resources(template: Template) -> None:
             assert resource != "*", (owner, statement)
 
 
-def test_resize_reads_only_sources_and_writes_only_thumbnails(template: Template) -> None:
+def test_resize_reads_only_sources_and_writes_and_deletes_only_thumbnails(
+    template: Template,
+) -> None:
     granted = {s["Sid"]: s for owner, s in statements(template) if owner == "ResizeRole"}
     assert granted["ReadSources"]["Action"] == "s3:GetObject"
     assert granted["ReadSources"]["Resource"] == {"Fn::Sub": "${UploadBucket.Arn}/${SourcePrefix}*"}
@@ -62,11 +64,20 @@ def test_resize_reads_only_sources_and_writes_only_thumbnails(template: Template
     assert granted["WriteThumbnails"]["Resource"] == {
         "Fn::Sub": "${UploadBucket.Arn}/${ThumbnailPrefix}*"
     }
-    assert set(granted["IndexRows"]["Action"]) == {"dynamodb:PutItem", "dynamodb:GetItem"}
+    assert granted["DeleteThumbnails"]["Action"] == "s3:DeleteObject"
+    assert granted["DeleteThumbnails"]["Resource"] == {
+        "Fn::Sub": "${UploadBucket.Arn}/${ThumbnailPrefix}*"
+    }
+    assert set(granted["IndexRows"]["Action"]) == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+    }
     assert granted["IndexRows"]["Resource"] == {"Fn::GetAtt": ["IndexTable", "Arn"]}
     actions = {a for s in granted.values() for a in as_list(s["Action"])}
     assert not any(
-        a.startswith("s3:") and a not in ("s3:GetObject", "s3:PutObject") for a in actions
+        a.startswith("s3:") and a not in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+        for a in actions
     )
 
 
@@ -84,11 +95,13 @@ def test_ingest_may_only_write_and_query_readings(template: Template) -> None:
 
 def test_only_the_source_prefix_triggers_resize(template: Template) -> None:
     bucket = template["Resources"]["UploadBucket"]["Properties"]
-    [notification] = bucket["NotificationConfiguration"]["QueueConfigurations"]
-    assert notification["Event"] == "s3:ObjectCreated:*"
-    assert notification["Filter"]["S3Key"]["Rules"] == [
-        {"Name": "prefix", "Value": {"Ref": "SourcePrefix"}}
-    ]
+    notifications = bucket["NotificationConfiguration"]["QueueConfigurations"]
+    assert [n["Event"] for n in notifications] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    for notification in notifications:
+        assert notification["Queue"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
+        assert notification["Filter"]["S3Key"]["Rules"] == [
+            {"Name": "prefix", "Value": {"Ref": "SourcePrefix"}}
+        ]
     assert bucket["PublicAccessBlockConfiguration"] == dict.fromkeys(
         ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
     )

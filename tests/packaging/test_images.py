@@ -286,4 +286,7 @@ def test_resize_image_runs_under_awslambdaric(
     finally:
         function.close()
     assert answer == {"batchItemFailures": []}
-    assert s3.head_object(Bucket=bucket, Key="thumbnails/cat.jpg")["ContentType"] == "image/jpeg"
+    assert (
+        s3.head_object(Bucket=bucket, Key="thumbnails/200/cat.jpg.jpg")["ContentType"]
+        == "image/jpeg"
+    )

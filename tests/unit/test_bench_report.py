@@ -69,6 +69,30 @@ def test_report_renders_tables_and_charts_from_the_json(tmp_path: Path) -> None:
                 },
             }
         )
+    for spec, name, seconds in (
+        ("200:auto", "single", 0.040),
+        ("200:auto,800:webp", "+800:webp", 0.070),
+    ):
+        benchmarks.append(
+            {
+                "extra_info": {
+                    "method": f"renditions {name}",
+                    "image": "photo-12mp",
+                    "spec": spec,
+                    "cpu_ms": seconds * 1000,
+                    "max_rss_mb": 70.0,
+                    "added_mb": 5.0,
+                    "out_bytes": {"200:auto": 9000},
+                },
+                "stats": {"median": seconds, "min": seconds, "max": seconds, "rounds": 15},
+            }
+        )
+    benchmarks.append(
+        {
+            "extra_info": {"method": "placeholder", "image": "photo-12mp"},
+            "stats": {"median": 0.0012, "min": 0.001, "max": 0.002, "rounds": 200},
+        }
+    )
     core = tmp_path / "core.json"
     core.write_text(
         json.dumps(
@@ -86,6 +110,8 @@ def test_report_renders_tables_and_charts_from_the_json(tmp_path: Path) -> None:
 
     assert "| naive | 160.0 (144.0-176.0) | 2211 | 2212 | 128 | 89 | 1769 | 160 |" in text
     assert "tuned/naive 0.19" in text
+    assert "| +800:webp | `200:auto,800:webp` | 70.0 (70.0-70.0) | +30.0 |" in text
+    assert "| photo-12mp | 1.20 (1.00-2.00) | 200 |" in text
     assert "Test CPU" in text and "Pillow 13.0.0" in text
     assert "make bench-e2e" in text  # says the end-to-end part is missing, invents nothing
     assert (tmp_path / "charts/durations.png").stat().st_size > 10_000

@@ -109,7 +109,13 @@ def test_broken_or_hostile_input_is_rejected_with_a_reason(
 
 def test_rejection_reasons_keep_their_logged_values() -> None:
     # Operators query the index table and logs by these strings.
-    assert {str(r) for r in RejectReason} == {"unsupported", "corrupt", "too-large", "empty"}
+    assert {str(r) for r in RejectReason} == {
+        "unsupported",
+        "corrupt",
+        "too-large",
+        "empty",
+        "key-too-long",
+    }
 
 
 def test_empty_input_is_rejected() -> None:
