@@ -106,14 +106,14 @@ def test_uploads_become_thumbnails_and_index_rows(
     assert rows["uploads/holiday/beach day.jpg"]["status"] == "ok"
     assert (
         rows["uploads/holiday/beach day.jpg"]["thumbnail-path"]
-        == "thumbnails/holiday/beach day.jpg"
+        == "thumbnails/200/holiday/beach day.jpg.jpg"
     )
     listed = s3.list_objects_v2(Bucket=stack.resources.bucket, Prefix="thumbnails/")
     assert sorted(o["Key"] for o in listed["Contents"]) == [
-        "thumbnails/flowers.jpg",
-        "thumbnails/holiday/beach day.jpg",
+        "thumbnails/200/flowers.jpeg.jpg",
+        "thumbnails/200/holiday/beach day.jpg.jpg",
     ]
-    thumbnail = s3.get_object(Bucket=stack.resources.bucket, Key="thumbnails/flowers.jpg")
+    thumbnail = s3.get_object(Bucket=stack.resources.bucket, Key="thumbnails/200/flowers.jpeg.jpg")
     assert thumbnail["ContentType"] == "image/jpeg" and thumbnail["ContentLength"] > 0
     resize = stack.functions["resize"].reports
     assert resize[0].init_duration_ms is not None
