@@ -12,9 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bench.methods import METHODS
-from devstack import samples
-
 T = TypeVar("T")
 
 
@@ -39,6 +36,11 @@ def measure(function: Callable[[bytes], T], data: bytes) -> tuple[T, dict[str, f
 
 
 def main(method: str, image: str) -> None:
+    # Imported here, not at the top: a process that only reads its peak (tests/unit's hostile
+    # runner, which models the function's own baseline) must not pay for numpy and the methods.
+    from bench.methods import METHODS
+    from devstack import samples
+
     _, memory = measure(METHODS[method], samples.load(image))
     print(json.dumps(memory))
 

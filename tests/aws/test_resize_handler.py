@@ -15,6 +15,7 @@ from handlers.errors import RejectReason
 from handlers.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
+from tests.unit import hostile_images as hostile
 
 
 def test_s3_event_makes_a_thumbnail_and_an_index_row(bucket: Bucket, image: bytes) -> None:
@@ -140,6 +141,29 @@ def test_rejected_image_gets_a_row_and_no_thumbnail(
     row = bucket.row(f"uploads/{name}")
     assert row is not None
     assert (row["status"], row["reason"]) == (Outcome.REJECTED, reason)
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (hostile.corrupt_avif, RejectReason.CORRUPT),  # libavif's RuntimeError
+        (lambda: hostile.jpeg_declaring((23000, 23000)), RejectReason.TOO_LARGE),
+        (lambda: hostile.gif_frame((65535, 8000)), RejectReason.TOO_LARGE),
+    ],
+    ids=["corrupt-avif", "progressive-jpeg-23000", "gif-frame-outside-canvas"],
+)
+def test_hostile_image_ends_on_first_delivery_as_a_rejected_row(
+    bucket: Bucket, build: Callable[[], bytes], reason: RejectReason
+) -> None:
+    record = bucket.upload("uploads/hostile.img", build())
+
+    answer = resize.handler(events.sqs_event(events.s3_event(record)), None)
+
+    assert answer == {"batchItemFailures": []}
+    row = bucket.row("uploads/hostile.img")
+    assert row is not None
+    assert (row["status"], row["reason"]) == (Outcome.REJECTED, reason)
+    assert row["detail"]
 
 
 def test_oversized_object_is_rejected_without_download(
