@@ -435,6 +435,9 @@ def _jpeg(data: bytes) -> Estimate:
             scan_blocks = sum(n for cid, n in blocks if cid in scan.components)
             band = scan.end - scan.start + 1
             cpu += _JPEG_SCAN_S + scan_blocks * (_JPEG_BLOCK_S + band * _JPEG_COEF_S)
+    else:
+        # One pass over every block, even at 1/8 scale (a huge baseline frame costs its blocks).
+        cpu += sum(n for _, n in blocks) * (_JPEG_BLOCK_S + 64 * _JPEG_COEF_S)
     # Row buffers of the output pass at full scale (jdmainct.c's context rows, the upsampler's):
     # a few bytes a column per component and sample row, counted as 6.
     decoding += width * v_max * 8 * len(frame.components) * 6
