@@ -189,13 +189,28 @@ def gif_frame(
     control = b"\x21\xf9\x04" + bytes([flags]) + b"\x00\x00\x00\x00"
     descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0)
     if data:
-        pixels = Image.new("P", frame, 1)
-        body = encoded(pixels, "GIF")
-        start = body.index(b"\x2c") + 10
-        lzw = body[start:-1]
+        lzw = _gif_image_data(encoded(Image.new("P", frame, 1), "GIF"))
     else:
         lzw = b"\x02\x02\x4c\x01\x00"  # min code size 2: clear, index 0, end
     return header + control + descriptor + lzw + b"\x3b"
+
+
+def _gif_image_data(gif: bytes) -> bytes:
+    """The LZW code size and data sub-blocks of a GIF's first image."""
+    flags = gif[10]
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while gif[pos] == 0x21:  # extensions: label, then sub-blocks to a zero length
+        pos += 2
+        while gif[pos]:
+            pos += 1 + gif[pos]
+        pos += 1
+    assert gif[pos] == 0x2C
+    local = gif[pos + 9]
+    pos += 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0)
+    end = pos + 1
+    while gif[end]:
+        end += 1 + gif[end]
+    return gif[pos : end + 1]
 
 
 def gif_with_comments(blocks: int) -> bytes:
