@@ -15,9 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bench.methods import METHODS
-from devstack import samples
-
 T = TypeVar("T")
 
 
@@ -48,10 +45,16 @@ def function_for(method: str) -> Callable[[bytes], object]:
 
         specs = renditions.parse(method.removeprefix("renditions:"))
         return lambda data: make_renditions(data, specs)
+    from bench.methods import METHODS
+
     return METHODS[method]
 
 
 def main(method: str, image: str) -> None:
+    # Imported here, not at the top: a process that only reads its peak (tests/unit's hostile
+    # runner, which models the function's own baseline) must not pay for numpy and the methods.
+    from devstack import samples
+
     function = function_for(method)
     function(samples.load("screenshot-small"))  # warm up the decoders' and encoders' own memory
     _, memory = measure(function, samples.load(image))

@@ -226,15 +226,40 @@ def _delete(bucket: str, stored: Sequence[StoredRendition]) -> list[str]:
     return deleted
 
 
+_ACCESS_DENIED_HINT: Final = (
+    "S3 answers 403, not 404, for a missing key to a role without s3:ListBucket (the deployed "
+    "role has none): taken as deleted since the event. If the object exists, the role cannot "
+    "read it: check ResizeRole's ReadSources (s3:GetObject on SOURCE_PREFIX*), the bucket "
+    "policy, and the KMS key policy if the bucket uses SSE-KMS"
+)
+
+
 def _download(obj: ObjectCreated) -> bytes | None:
-    """The object's bytes, or None when it changed (newer event coming) or was deleted."""
+    """The object's bytes, or None when it changed (newer event coming) or was deleted.
+
+    Deleted reads as 403 AccessDenied to the deployed role, as S3 will not tell a role that may
+    not list the bucket whether a key exists. Retrying would fail five times and park the
+    message in the dead-letter queue, so a 403 is a skip, logged at WARNING with what to check
+    should the object in fact exist (least privilege: granting ListBucket for a 404 would let
+    the role list every key in the bucket)."""
     request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
     if obj.etag:
         request["IfMatch"] = obj.etag  # thumbnail exactly the version this event announces
     try:
         response = aws.s3().get_object(**request)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "NoSuchKey", "412"):
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "NoSuchKey", "412"):
+            return None
+        if code in ("AccessDenied", "403"):
+            log_json(
+                logger,
+                logging.WARNING,
+                "access-denied",
+                bucket=obj.bucket,
+                key=obj.key,
+                hint=_ACCESS_DENIED_HINT,
+            )
             return None
         raise
     return response["Body"].read()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from handlers import renditions, tables
-from handlers.limits import DEFAULT_MAX_PIXELS
+from handlers.limits import BUDGET_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS
 from handlers.renditions import OutputFormat, RenditionSpec
 
 # The variables each function reads: the one list of their names (the template, the local stacks
@@ -73,19 +73,22 @@ def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-# Measured: a decoded RGB(A) image takes 4 bytes a pixel in Pillow, and alpha images need a
-# premultiplied copy; the runtime, boto3 and Pillow take about 64 MB before any image.
-_BYTES_PER_PIXEL = 8
+# Measured: the runtime, botocore's clients and Pillow take about 55 MB before the first image
+# (the deployed function's Max Memory Used; tests/unit/hostile_runner.py models it). The rest,
+# less 9 MB for what the decode estimates leave out (allocator slack, small buffers), is the
+# decode budget: the input's bytes plus handlers.decode_budget's estimate of the decoder's and
+# the pipeline's peak must fit it. It is expressed in pixels of BUDGET_BYTES_PER_PIXEL bytes.
 _BASELINE_MB = 64
 
 
 def _pixel_budget(env: Mapping[str, str]) -> int:
     """Without MAX_PIXELS, what fits the function's memory (Lambda sets its size), so a large
-    PNG is rejected with a reason instead of killing the function and being retried."""
+    or hostile image is rejected with a reason instead of killing the function and being
+    retried."""
     memory_mb = _int(env, MEMORY_SIZE, 0, 0, 10_240)
     if not memory_mb:
         return DEFAULT_MAX_PIXELS
-    budget = max(memory_mb - _BASELINE_MB, 16) * 2**20 // _BYTES_PER_PIXEL
+    budget = max(memory_mb - _BASELINE_MB, 16) * 2**20 // BUDGET_BYTES_PER_PIXEL
     return min(budget, DEFAULT_MAX_PIXELS)
 
 

@@ -2,7 +2,9 @@
 
 The pipeline decodes once and does as little pixel work as the outputs allow:
 
-1. open lazily from the header and check the pixel budget against what will really be decoded;
+1. refuse, from the file's structure and before any decoder runs, what the decoders would allocate
+   beyond the budget (handlers.decode_budget); open lazily and check the pixel budget against
+   what will really be decoded;
 2. JPEG: ``Image.draft()`` lets libjpeg-turbo decode at 1/2, 1/4 or 1/8 scale (DCT scaling), the
    cheapest decode there is, chosen for the largest rendition;
 3. ``Image.reduce()`` by the largest integer factor that keeps the image at least
@@ -48,9 +50,9 @@ else:
     pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
     _HEIF = ("HEIF",)
 
-from handlers import nclx
+from handlers import decode_budget, nclx
 from handlers.errors import ImageRejected, RejectReason
-from handlers.limits import DEFAULT_MAX_PIXELS
+from handlers.limits import BUDGET_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS
 from handlers.placeholder import Placeholder, compute_placeholder
 from handlers.renditions import CONTENT_TYPE, PILLOW_FORMAT, OutputFormat, RenditionSpec
 from handlers.renditions import DEFAULT as DEFAULT_RENDITIONS
@@ -81,12 +83,15 @@ READABLE_FORMATS: Final = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "AVIF", 
 _RESAMPLE_GAP: Final = 2
 
 # Pillow's own bomb check counts header pixels, which would refuse a huge JPEG that draft mode
-# decodes in a few MB. The pixel budget in make_thumbnail replaces it.
+# decodes in a few MB. The pixel budget in make_thumbnail, and handlers.decode_budget's check of
+# what each decoder allocates (before Image.open, which allocates some of it), replace it.
 Image.MAX_IMAGE_PIXELS = None
 
-# What Pillow's decoders raise on malformed input (SyntaxError is its "not this format" signal).
+# What Pillow's decoders raise on malformed input (SyntaxError is its "not this format" signal;
+# libavif's failures on corrupt data come out of Pillow's _avif.c as RuntimeError).
 _DECODE_ERRORS: Final = (
     OSError,
+    RuntimeError,
     SyntaxError,
     ValueError,
     EOFError,
@@ -175,7 +180,9 @@ def make_renditions(
     ``auto`` renditions are JPEG for opaque images and PNG for real transparency; WebP and AVIF keep
     alpha; JPEG flattens it onto white. EXIF (GPS included) is never copied; colours are
     converted to sRGB, except grey images, which keep their ICC profile where the format can carry
-    it. Raises ImageRejected for input that no retry will fix.
+    it. ``max_pixels`` is the budget: at most that many decoded pixels, and the decode's estimated
+    peak (handlers.decode_budget) within ``max_pixels * BUDGET_BYTES_PER_PIXEL`` bytes.
+    Raises ImageRejected for input that no retry will fix.
     """
     if not specs:
         raise ValueError("at least one rendition is needed")
@@ -186,13 +193,19 @@ def make_renditions(
     max_size = max(spec.size for spec in specs)
 
     started = time.perf_counter()
+    decode_budget.check(
+        data,
+        READABLE_FORMATS,
+        budget=max_pixels * BUDGET_BYTES_PER_PIXEL,
+        draft=lambda size: _draft_request(size, max_size),
+    )
     source = _open(data)
     source_format = str(source.format)
     source_size = source.size
-    target = fit_within(source_size, max_size)
 
-    if source_format in ("JPEG", "MPO") and target != source_size:
-        source.draft(None, (target[0] * _RESAMPLE_GAP, target[1] * _RESAMPLE_GAP))
+    request = _draft_request(source_size, max_size)
+    if source_format in ("JPEG", "MPO") and request:
+        source.draft(None, request)
     decoded = source.width * source.height
     if decoded > max_pixels:
         raise ImageRejected(
@@ -213,6 +226,8 @@ def make_renditions(
         raise ImageRejected(
             RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}"
         ) from exc
+    except MemoryError as exc:  # an allocation the estimate missed: refuse, never retry
+        raise ImageRejected(RejectReason.TOO_LARGE, "the decoder ran out of memory") from exc
     if orientation in _ORIENTATION:
         base = base.transpose(_ORIENTATION[orientation])
     if orientation >= _TRANSPOSING:
@@ -310,6 +325,12 @@ def _round_aspect(number: float, key: Callable[[int], float]) -> int:
     return max(min(math.floor(number), math.ceil(number), key=key), 1)
 
 
+def _draft_request(size: tuple[int, int], max_size: int) -> tuple[int, int] | None:
+    """The size draft() is asked for: the target times _RESAMPLE_GAP, or None (no draft)."""
+    target = fit_within(size, max_size)
+    return None if target == size else (target[0] * _RESAMPLE_GAP, target[1] * _RESAMPLE_GAP)
+
+
 def _open(data: bytes) -> ImageFile.ImageFile:
     try:
         return Image.open(io.BytesIO(data), formats=READABLE_FORMATS)
@@ -320,6 +341,8 @@ def _open(data: bytes) -> ImageFile.ImageFile:
         ) from exc
     except _DECODE_ERRORS as exc:
         raise ImageRejected(RejectReason.CORRUPT, f"unreadable image header: {exc}") from exc
+    except MemoryError as exc:
+        raise ImageRejected(RejectReason.TOO_LARGE, "the decoder ran out of memory") from exc
 
 
 def _orientation(im: Image.Image) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -15,6 +16,9 @@ from handlers.errors import RejectReason
 from handlers.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
+from tests.aws.s3_proxy import S3WithoutListBucket
+from tests.aws.s3_proxy import running as s3_proxy_running
+from tests.unit import hostile_images as hostile
 
 
 def test_s3_event_makes_a_thumbnail_and_an_index_row(bucket: Bucket, image: bytes) -> None:
@@ -145,6 +149,29 @@ def test_rejected_image_gets_a_row_and_no_thumbnail(
     assert (row["status"], row["reason"]) == (Outcome.REJECTED, reason)
 
 
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (hostile.corrupt_avif, RejectReason.CORRUPT),  # libavif's RuntimeError
+        (lambda: hostile.jpeg_declaring((23000, 23000)), RejectReason.TOO_LARGE),
+        (lambda: hostile.gif_frame((65535, 8000)), RejectReason.TOO_LARGE),
+    ],
+    ids=["corrupt-avif", "progressive-jpeg-23000", "gif-frame-outside-canvas"],
+)
+def test_hostile_image_ends_on_first_delivery_as_a_rejected_row(
+    bucket: Bucket, build: Callable[[], bytes], reason: RejectReason
+) -> None:
+    record = bucket.upload("uploads/hostile.img", build())
+
+    answer = resize.handler(events.sqs_event(events.s3_event(record)), None)
+
+    assert answer == {"batchItemFailures": []}
+    row = bucket.row("uploads/hostile.img")
+    assert row is not None
+    assert (row["status"], row["reason"]) == (Outcome.REJECTED, reason)
+    assert row["detail"]
+
+
 def test_oversized_object_is_rejected_without_download(
     bucket: Bucket, image: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -157,6 +184,40 @@ def test_oversized_object_is_rejected_without_download(
     row = bucket.row("uploads/big.jpg")
     assert row is not None
     assert (row["status"], row["reason"]) == (Outcome.REJECTED, RejectReason.TOO_LARGE)
+
+
+@pytest.fixture
+def s3_as_the_role_sees_it(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[S3WithoutListBucket]:
+    """The handler's S3 client goes through a proxy answering missing keys 403, as S3 answers
+    the deployed role (GetObject, no ListBucket); the tests' own client does not."""
+    with s3_proxy_running(os.environ["AWS_ENDPOINT_URL"]) as (proxy, url):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", url)
+        aws.clear()
+        yield proxy
+    aws.clear()
+
+
+def test_object_deleted_before_processing_is_skipped_on_first_delivery(
+    bucket: Bucket,
+    image: bytes,
+    s3_as_the_role_sees_it: S3WithoutListBucket,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    record = bucket.upload("uploads/gone.jpg", image)
+    bucket.s3.delete_object(Bucket=bucket.name, Key="uploads/gone.jpg")
+
+    with caplog.at_level(logging.INFO, logger="handlers.resize"):
+        answer = resize.handler(events.sqs_event(events.s3_event(record)), None)
+
+    assert s3_as_the_role_sees_it.denied  # S3 said 403, as it says to the deployed role
+    assert answer == {"batchItemFailures": []}
+    assert bucket.keys() == []
+    assert bucket.row("uploads/gone.jpg") is None
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "access-denied" in warning.getMessage() and "ListBucket" in warning.getMessage()
+    assert '"outcome": "skipped-changed-or-deleted"' in caplog.text
 
 
 def test_unreadable_message_is_logged_not_retried(

@@ -108,6 +108,46 @@ def test_only_the_source_prefix_triggers_resize(template: Template) -> None:
     assert "BucketEncryption" in bucket
 
 
+def test_the_bucket_refuses_requests_without_tls(template: Template) -> None:
+    [policy] = [
+        p["Properties"]
+        for p in resources(template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": "UploadBucket"}
+    ]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Deny",
+        "*",
+        "s3:*",
+    )
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": ["UploadBucket", "Arn"]},
+        {"Fn::Sub": "${UploadBucket.Arn}/*"},
+    ]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_queue_takes_notifications_from_this_stacks_bucket_only(template: Template) -> None:
+    """The bucket's name derives from the stack id, so the queue policy can name it without
+    referring to the bucket (which refers to the queue policy: a cycle)."""
+    bucket_name = template["Resources"]["UploadBucket"]["Properties"]["BucketName"]
+    assert "AWS::StackId" in json.dumps(bucket_name)
+    [statement] = template["Resources"]["UploadQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+    }
+    assert statement["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": {
+            "Fn::Join": ["", [{"Fn::Sub": "arn:${AWS::Partition}:s3:::"}, bucket_name]]
+        }
+    }
+    assert "*" not in json.dumps(statement["Condition"])
+    assert "UploadBucket" not in json.dumps(template["Resources"]["UploadQueuePolicy"])
+
+
 @pytest.mark.parametrize(
     ("resource", "definition"),
     [("IndexTable", tables.IMAGE_INDEX), ("ReadingsTable", tables.READINGS)],
@@ -297,6 +337,7 @@ def deploy(moto_template: Path, unique: str, **parameters: str) -> dict[str, Any
     described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
     summaries = cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
     return {
+        "stack": stack,
         "outputs": {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]},
         "resources": {s["LogicalResourceId"]: s for s in summaries},
         "template": json.loads(moto_template.read_text()),
@@ -310,7 +351,12 @@ def deployed(aws_env: str, moto_template: Path, unique: str) -> dict[str, Any]:
 
 
 # What moto's CloudFormation accepts but does not create (it records no resource for them).
-MOTO_PLACEHOLDERS = {"AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm", "AWS::SNS::Subscription"}
+MOTO_PLACEHOLDERS = {
+    "AWS::SQS::QueuePolicy",
+    "AWS::S3::BucketPolicy",
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Subscription",
+}
 
 
 def test_every_resource_is_created_on_moto(deployed: dict[str, Any], template: Template) -> None:
@@ -338,6 +384,13 @@ def test_deployed_resources_are_configured(deployed: dict[str, Any]) -> None:
         "Table"
     ]
     assert readings["KeySchema"] == tables.READINGS["KeySchema"]
+
+    # The bucket's name as moto's CloudFormation resolved it from the stack id.
+    stack_id = boto3.client("cloudformation").describe_stacks(StackName=deployed["stack"])[
+        "Stacks"
+    ][0]["StackId"]
+    assert outputs["BucketName"] == "thumbstat-uploads-" + stack_id.split("/")[2]
+    assert deployed["resources"]["UploadBucket"]["PhysicalResourceId"] == outputs["BucketName"]
 
     queue = boto3.client("sqs").get_queue_attributes(
         QueueUrl=outputs["UploadQueueUrl"], AttributeNames=["All"]
