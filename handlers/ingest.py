@@ -190,7 +190,7 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
     body.update(_ignored(payload))
     if result.failed:
         # Still throttled after the store's retries: the device resends the failed indexes.
-        throttled = StorageThrottled("BatchWriteItem: items left unprocessed")
+        throttled = StorageThrottled("PutItem: still throttled for some readings")
         body["error"] = NOT_SAVED
         return status_for(StorageThrottled), body, _retry_after(throttled)
     if result.conflicts:
