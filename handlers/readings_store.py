@@ -20,6 +20,7 @@ the cause chained for the log; nothing DynamoDB says travels further.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handlers import aws, retention, tables
 from handlers.errors import DuplicateReading, StorageError, StorageThrottled
 from handlers.readings import Reading
+from handlers.retry import full_jitter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,6 +50,10 @@ _THROTTLING: Final = frozenset(
 # Conditional puts in flight for one batch: DynamoDB answers each in a few milliseconds, so a
 # 1,000-reading backlog takes about a second; botocore's pool holds 10 connections.
 _WRITERS: Final = 8
+# Rounds of puts for a batch: botocore retries each throttled put itself (standard mode), then
+# the readings still throttled go again after a jittered pause, as the old batch path retried
+# its UnprocessedItems (~1.6 s of backoff in all over the rounds), then they are reported failed.
+BATCH_ROUNDS: Final = 6
 
 
 @contextmanager
@@ -139,7 +145,7 @@ def put_batch(table: str, readings: Sequence[Reading], retention_days: int = 0) 
     - stored: this request wrote it;
     - duplicates: the table holds this very reading (written earlier, or by an earlier index);
     - conflicts: the table holds a different reading under its Record_Date;
-    - failed: still throttled after retries; the table may not hold it (send it again).
+    - failed: still throttled after every round; the table does not hold it (send it again).
 
     A Record_Date repeated within the batch is written once, by its first index; the repeats
     are judged against what the table then holds. Any other storage error raises StorageError
@@ -155,16 +161,22 @@ def put_batch(table: str, readings: Sequence[Reading], retention_days: int = 0) 
         try:
             return _put(client, table, readings[index], retention_days)
         except StorageThrottled:
-            logger.warning("PutItem still throttled for index %d", index)
             return _THROTTLED
 
     # map() returns in order and raises the first StorageError; the pool's exit waits for the
     # puts still running, so none outlives the answer.
+    held_at: dict[int, object] = {}
+    pending = unique
     with ThreadPoolExecutor(max_workers=max(1, min(_WRITERS, len(unique)))) as pool:
-        held_by_key = {
-            readings[index].record_date: (index, held)
-            for index, held in zip(unique, pool.map(write, unique), strict=True)
-        }
+        for round_ in range(BATCH_ROUNDS):
+            if round_:
+                logger.info("%d puts still throttled (round %d)", len(pending), round_ + 1)
+                time.sleep(full_jitter(round_ - 1, 0.05))
+            held_at.update(zip(pending, pool.map(write, pending), strict=True))
+            pending = [index for index in pending if held_at[index] is _THROTTLED]
+            if not pending:
+                break
+    held_by_key = {readings[index].record_date: (index, held_at[index]) for index in unique}
 
     result = BatchResult()
     for index, reading in enumerate(readings):
