@@ -70,6 +70,11 @@ def running(upstream: str) -> Iterator[tuple[DynamoDBProxy, str]]:
     proxy = DynamoDBProxy(upstream)
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive: botocore reuses its connections. Under HTTP/1.0 every request of a
+        # batch's concurrent puts was a new connection, overflowing socketserver's listen
+        # backlog of 5, and a dropped SYN is retried after a second.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             operation = self.headers.get("x-amz-target", "").rsplit(".", 1)[-1]
