@@ -1,11 +1,21 @@
 """The device side: post thermostat readings to the ingest Function URL, losing none.
 
-Every reading is first written to a durable local spool (SQLite), then the spool is sent oldest
-first, in batches. A reading leaves the spool only when the function has stored it (or already
-had it), or when the function refuses it as invalid (logged): network errors, timeouts, 429 and
-5xx keep it for the next ``send`` or ``flush``. Requests are signed with SigV4 (service
-``lambda``) through botocore when AWS credentials are configured, as an IAM-auth Function URL
-needs. The read routes are fetched the same way, signed too:
+Every reading is validated with the function's own schema (handlers.readings: a reading the table
+could not store is refused here, before it is spooled), written to a durable local spool (SQLite,
+0600 in a folder created 0700), then the spool is sent oldest first, in batches.
+
+Only the function's own answer removes a reading from the spool: a JSON object whose
+``request_id`` matches the ``x-request-id`` header the function sets. A reading leaves when that
+answer says it is stored (or was already), or refuses it as invalid or conflicting (logged).
+Anything else keeps every reading for the next ``send`` or ``flush``, and the report says why:
+network errors, timeouts, 429 and 5xx (retried first, with backoff), a cut-short body, and any
+answer that is not the function's (a captive portal's redirect or login page, a proxy's 200 HTML,
+an intermediary's 400 or 413 page). Redirects are never followed, so a signed request goes to
+the configured origin only.
+
+Requests are signed with SigV4 (service ``lambda``) through botocore when AWS credentials are
+configured, as an IAM-auth Function URL needs; signing is refused over plain ``http://`` except to
+loopback (127.0.0.0/8, ::1, localhost). The read routes are fetched the same way, signed too:
 
     python -m handlers.client send --temperature 65.2 --on --setpoint 64 [--url URL]
     python -m handlers.client flush [--url URL]
@@ -13,11 +23,24 @@ needs. The read routes are fetched the same way, signed too:
     python -m handlers.client summary --day 2026-11-21 [--tz Europe/London] [--gap-minutes 15]
     python -m handlers.client summary --from 2026-11-01 --to 2026-11-30
     python -m handlers.client chart --day 2026-11-21 --out day.svg [--tz Europe/London]
+
+Exit codes of ``send`` and ``flush``, for a cron job to act on:
+
+    0   every reading is sent: the spool is empty
+    1   the function refused some readings for good (invalid, or a different reading is stored
+        at that time): they were dropped and logged; the rest were sent or stay spooled
+    2   usage: bad arguments, or the reading given to ``send`` is invalid (nothing spooled)
+    75  readings stay spooled for later (EX_TEMPFAIL): the function unreachable or busy, or
+        something else answered; the next send or flush retries
+    78  readings stay spooled, and retrying will not help until the configuration changes
+        (EX_CONFIG): 401/403/404, or signing refused over plain HTTP
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import ipaddress
 import json
 import logging
 import os
@@ -30,10 +53,11 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from handlers.errors import InvalidReading
 from handlers.readings import Reading, parse_reading
@@ -45,9 +69,24 @@ DEFAULT_SPOOL: Final = Path.home() / ".local" / "state" / "thumbstat" / "spool.s
 _REGION_IN_URL: Final = re.compile(r"\.lambda-url\.([a-z0-9-]+)\.on\.aws")
 _INDEXED_FIELD: Final = re.compile(r"\[(\d+)\]\.")
 
+EXIT_SENT: Final = 0
+EXIT_REFUSED: Final = 1
+EXIT_SPOOLED: Final = 75  # sysexits.h EX_TEMPFAIL
+EXIT_CONFIG: Final = 78  # sysexits.h EX_CONFIG
+# Problems a flush can stop at; every one of them keeps the readings spooled.
+UNAVAILABLE: Final = "unavailable"
+NOT_THE_FUNCTION: Final = "not-the-function"
+CONFIGURATION: Final = "configuration"
+_CONFIGURATION_STATUSES: Final = frozenset({401, 403, 404})
+
 
 class Unavailable(Exception):
     """The function could not be reached, or answered 429/5xx, after every attempt."""
+
+
+class Misconfigured(Exception):
+    """The client refuses to send as configured (credentials over plain HTTP, a URL that is not
+    http(s)); retrying will not help."""
 
 
 @dataclass
@@ -56,13 +95,66 @@ class FlushReport:
     dropped: list[str] = field(default_factory=list)  # record_date: why
     pending: int = 0
     error: str | None = None
+    problem: str | None = None  # UNAVAILABLE, NOT_THE_FUNCTION or CONFIGURATION, with error
+
+    def stop(self, problem: str, error: str) -> None:
+        self.problem, self.error = problem, error
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit status (module docstring)."""
+        if self.dropped:
+            return EXIT_REFUSED
+        if self.pending:
+            return EXIT_CONFIG if self.problem == CONFIGURATION else EXIT_SPOOLED
+        return EXIT_SENT
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back over HTTP, from the function or from whatever stood in its way."""
+
+    status: int
+    content_type: str
+    body: bytes
+    request_id: str = ""  # the x-request-id header
+    location: str = ""  # the Location header of a redirect (never followed)
+
+    def from_function(self) -> dict[str, Any] | None:
+        """The function's JSON answer, or None when something else answered: the function sets
+        ``x-request-id`` and the same ``request_id`` in its JSON body, on every answer."""
+        if not self.request_id:
+            return None
+        parsed = _json(self.body)
+        return parsed if parsed.get("request_id") == self.request_id else None
+
+    def describe(self) -> str:
+        text = f"HTTP {self.status} ({self.content_type or 'no content type'})"
+        if self.location:
+            text += f" redirecting to {self.location[:200]} (not followed)"
+        return text
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: urllib would resend the Authorization and X-Amz-* headers to
+    wherever it points (and turn a POST into a GET). The 3xx is answered as it is."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 class Spool:
     """A durable FIFO of readings waiting to be sent."""
 
     def __init__(self, path: Path | str) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(path)
+        # Readings and their times are the owner's business: the folder, when created here, is
+        # 0700 (its parents get the defaults, as mkdir -p); the file is created 0600 and
+        # tightened to it if found looser. SQLite creates -wal and -shm with the file's mode.
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a reading survives a power cut
@@ -72,6 +164,7 @@ class Spool:
         )
 
     def add(self, reading: Reading) -> None:
+        """Spool as it is (``ReadingClient.send`` validates first)."""
         self._db.execute(
             "INSERT INTO spool (body, queued_at) VALUES (?, ?)",
             (json.dumps(reading.to_json()), time.time()),
@@ -113,6 +206,7 @@ class ReadingClient:
         self.batch_size = batch_size
         self._sign, self._region = sign, region
         self._sleep = sleep
+        self._opener = urllib.request.build_opener(_NoRedirects)
 
     @cached_property
     def spool(self) -> Spool:
@@ -120,8 +214,11 @@ class ReadingClient:
         return Spool(self._spool_path or os.environ.get("THUMBSTAT_SPOOL") or DEFAULT_SPOOL)
 
     def send(self, reading: Reading) -> FlushReport:
-        """Spool the reading, then send everything pending, oldest first."""
-        self.spool.add(reading)
+        """Validate and spool the reading, then send everything pending, oldest first.
+
+        Raises InvalidReading, spooling nothing, for a reading the function would refuse.
+        """
+        self.spool.add(parse_reading(reading.to_json()))
         return self.flush()
 
     def flush(self) -> FlushReport:
@@ -131,21 +228,36 @@ class ReadingClient:
             ids = [row_id for row_id, _ in rows]
             bodies = [body for _, body in rows]
             try:
-                status, answer = self._post(bodies[0] if len(bodies) == 1 else bodies)
+                answer = self._post(bodies[0] if len(bodies) == 1 else bodies)
             except Unavailable as exc:
-                report.error = str(exc)
+                report.stop(UNAVAILABLE, str(exc))
                 break
+            except Misconfigured as exc:
+                report.stop(CONFIGURATION, str(exc))
+                break
+            status = answer.status
             if status == 413 and len(rows) > 1:
+                # Whoever refused the size, smaller batches drop nothing.
                 batch_size = max(1, len(rows) // 2)
                 continue
+            own = answer.from_function()
+            if own is None:
+                problem = CONFIGURATION if status in _CONFIGURATION_STATUSES else NOT_THE_FUNCTION
+                report.stop(
+                    problem,
+                    f"{answer.describe()} is not the function's answer (no matching request "
+                    f"id): the {len(self.spool)} readings stay spooled",
+                )
+                logger.warning("%s", report.error)
+                break
             if 200 <= status < 300 or status in (400, 409, 413, 422):
-                refused = self._refused(status, answer, len(rows))
+                refused = self._refused(status, own, len(rows))
                 for index in refused:
-                    why = f"{bodies[index].get('record_date')}: {status} {answer.get('error')}"
+                    why = f"{bodies[index].get('record_date')}: {status} {own.get('error')}"
                     logger.warning(
                         "dropping reading the function refused: %s %s",
                         why,
-                        answer.get("details", ""),
+                        own.get("details", ""),
                     )
                     report.dropped.append(why)
                 if status == 422 and refused != set(range(len(rows))):
@@ -155,7 +267,7 @@ class ReadingClient:
                 report.sent += len(rows) - len(refused)
                 continue
             # 401, 403, 404, ...: a configuration problem; the readings stay.
-            report.error = f"the function answered {status}: {answer.get('error', answer)}"
+            report.stop(CONFIGURATION, f"the function answered {status}: {own.get('error', own)}")
             break
         report.pending = len(self.spool)
         return report
@@ -166,7 +278,8 @@ class ReadingClient:
         if 200 <= status < 300:
             return set()
         if count > 1 and status == 409:
-            return set(answer.get("conflicts", []))
+            conflicts = answer.get("conflicts", [])
+            return {i for i in conflicts if isinstance(i, int) and 0 <= i < count}
         if count > 1 and status == 422:
             indexes = {
                 int(m.group(1))
@@ -178,34 +291,44 @@ class ReadingClient:
 
     def get(self, path: str, query: Mapping[str, str]) -> tuple[int, str, bytes]:
         """GET a read route (``/summary``, ``/chart``, ``/readings``), signed as ``send`` is:
-        the status, content type and body. Raises Unavailable as ``send`` would retry."""
+        the status, content type and body. Raises Unavailable as ``send`` would retry, and
+        Misconfigured as ``send`` would refuse."""
         url = self.url + path.lstrip("/")
         if query:
             url += "?" + urlencode(query, quote_via=quote)  # %20, not +: SigV4's encoding
-        return self._request("GET", url, b"")
+        answer = self._request("GET", url, b"")
+        return answer.status, answer.content_type, answer.body
 
-    def _post(self, payload: Any) -> tuple[int, dict[str, Any]]:
-        status, _, data = self._request("POST", self.url, json.dumps(payload).encode())
-        return status, _json(data)
+    def _post(self, payload: Any) -> Answer:
+        return self._request("POST", self.url, json.dumps(payload).encode())
 
-    def _request(self, method: str, url: str, body: bytes) -> tuple[int, str, bytes]:
+    def _request(self, method: str, url: str, body: bytes) -> Answer:
+        problem = "no attempt"
         for attempt in range(self.max_attempts):
             retry_after: float | None = None
+            request = urllib.request.Request(
+                url,
+                data=body if method == "POST" else None,
+                method=method,
+                headers=self._headers(body, method, url),  # raises Misconfigured
+            )
             try:
-                request = urllib.request.Request(
-                    url,
-                    data=body if method == "POST" else None,
-                    method=method,
-                    headers=self._headers(body, method, url),
-                )
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.status, response.headers.get_content_type(), response.read()
+                with self._opener.open(request, timeout=self.timeout) as response:
+                    return _answer(response.status, response.headers, response.read())
             except urllib.error.HTTPError as exc:
-                if exc.code != 429 and exc.code < 500:
-                    return exc.code, exc.headers.get_content_type(), exc.read()
-                problem = f"HTTP {exc.code}"
-                retry_after = _seconds(exc.headers.get("retry-after"))
-            except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
+                with exc:
+                    try:
+                        data = exc.read()
+                    except (http.client.HTTPException, OSError) as cut:
+                        data, problem = None, f"HTTP {exc.code}, then {type(cut).__name__}"
+                if data is not None:
+                    if exc.code != 429 and exc.code < 500:
+                        return _answer(exc.code, exc.headers, data)
+                    problem = f"HTTP {exc.code}"
+                    retry_after = _seconds(exc.headers.get("retry-after"))
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                # Refused, reset, timed out; or a body cut short (IncompleteRead): the function
+                # may have stored the readings, and resending them is answered "duplicate".
                 problem = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
             logger.info("attempt %d of %d failed: %s", attempt + 1, self.max_attempts, problem)
             if attempt + 1 < self.max_attempts:
@@ -214,6 +337,9 @@ class ReadingClient:
         raise Unavailable(f"{problem} after {self.max_attempts} attempts")
 
     def _headers(self, body: bytes, method: str = "POST", url: str | None = None) -> dict[str, str]:
+        target = url or self.url
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise Misconfigured(f"{target[:100]!r}: the Function URL must be https:// (or http://)")
         headers = {"content-type": "application/json"} if method == "POST" else {}
         if self._sign is False:
             return headers
@@ -228,6 +354,12 @@ class ReadingClient:
                 raise Unavailable("signing was asked for but no AWS credentials are configured")
             self._sign = False  # look once, not on every request
             return headers
+        if not _may_carry_credentials(target):
+            raise Misconfigured(
+                f"refusing to sign a request to {urlsplit(target).netloc} over plain HTTP: "
+                "credentials go over https:// only (or to loopback); use the https:// URL, or "
+                "--no-sign for a URL without IAM auth"
+            )
         match = _REGION_IN_URL.search(self.url)
         region = (
             self._region
@@ -235,7 +367,7 @@ class ReadingClient:
             or session.get_config_variable("region")
             or "us-east-1"
         )
-        request = AWSRequest(method=method, url=url or self.url, data=body, headers=headers)
+        request = AWSRequest(method=method, url=target, data=body, headers=headers)
         SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
         return dict(request.headers.items())
 
@@ -244,10 +376,34 @@ class ReadingClient:
             self.spool.close()
 
 
+def _may_carry_credentials(url: str) -> bool:
+    """https://, or http:// to this machine (the local stack, the tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _answer(status: int, headers: Message, body: bytes) -> Answer:
+    return Answer(
+        status,
+        headers.get_content_type() if headers.get("content-type") else "",
+        body,
+        request_id=str(headers.get("x-request-id") or ""),
+        location=str(headers.get("location") or ""),
+    )
+
+
 def _json(data: bytes) -> dict[str, Any]:
     try:
         parsed = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"error": data[:200].decode(errors="replace")}
     return parsed if isinstance(parsed, dict) else {"answer": parsed}
 
@@ -337,8 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         client.close()
     sys.stdout.write(json.dumps(report.__dict__) + "\n")
-    # Spooled for later is not a failure: nothing is lost. Refused readings are.
-    return 1 if report.dropped else 0
+    return report.exit_code  # module docstring: 0 sent, 1 refused, 75 spooled, 78 configuration
 
 
 def _fetch(client: ReadingClient, args: argparse.Namespace) -> int:
@@ -355,6 +510,9 @@ def _fetch(client: ReadingClient, args: argparse.Namespace) -> int:
         status, content_type, data = client.get(f"/{args.command}", query)
     except Unavailable as exc:
         sys.stderr.write(f"the function could not be reached: {exc}\n")
+        return 1
+    except Misconfigured as exc:
+        sys.stderr.write(f"{exc}\n")
         return 1
     if status != 200:
         sys.stderr.write(f"the function answered {status}: {_json(data).get('error', '')}\n")

@@ -1,6 +1,7 @@
 """The read side of the ingest function: readings across days, summaries and charts.
 
     GET /readings?from=F&to=T[&tz=Z][&limit=N][&cursor=C]   readings of a range, in time order
+    GET /readings?day=D[&tz=Z][&limit=N][&cursor=C]         the same for one local day
     GET /summary?day=D | from=D1&to=D2 [&tz=Z][&gap_minutes=M]   per-day summaries
     GET /chart?day=D[&tz=Z][&gap_minutes=M]                  that day as image/svg+xml
 
@@ -61,9 +62,12 @@ def _query(event: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()}
 
 
+_MAX_WHOLE_DIGITS: Final = 9  # int() of a 5,000-digit string raises; no parameter needs more
+
+
 def _whole(raw: str) -> bool:
-    """ASCII digits only: str.isdigit() also takes "²", which int() refuses."""
-    return raw.isascii() and raw.isdigit()
+    """ASCII digits only (str.isdigit() also takes "²", which int() refuses), and few of them."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= _MAX_WHOLE_DIGITS
 
 
 def _gap(query: Mapping[str, str]) -> timedelta:
@@ -78,15 +82,23 @@ def _reader(config: IngestSettings) -> Callable[[str], Iterator[Reading]]:
     return partial(readings_store.day_readings, config.readings_table)
 
 
-def get_range(event: Mapping[str, Any], config: IngestSettings) -> Answer:
-    """GET /readings?from=&to=: a page of the range's readings in time order."""
+def get_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
+    """GET /readings?day= or ?from=&to=: a page of the readings in time order (by instant, not
+    as the sort key spells them), the day the local day in ``tz`` as /summary and /chart read
+    it."""
     query = _query(event)
-    if "day" in query:
-        raise BadRequest("give either day, or from and to")
-    if not query.get("from") or not query.get("to"):
-        raise BadRequest("give both from and to (YYYY-MM-DD or RFC 3339 date-times)")
     tz = zone(query.get("tz"))
-    span = parse_range(query["from"], query["to"], tz)
+    day = query.get("day")
+    if "from" in query or "to" in query:
+        if "day" in query:
+            raise BadRequest("give either day, or from and to")
+        if not query.get("from") or not query.get("to"):
+            raise BadRequest("give both from and to (YYYY-MM-DD or RFC 3339 date-times)")
+        span = parse_range(query["from"], query["to"], tz)
+    elif day:
+        span = parse_one_day(day, tz)
+    else:
+        raise BadRequest("give the day as ?day=YYYY-MM-DD, or from and to")
     limit = query.get("limit", str(config.page_size))
     if not _whole(limit) or not 1 <= int(limit) <= config.max_page_size:
         raise BadRequest(f"limit must be a whole number from 1 to {config.max_page_size}")
@@ -97,6 +109,7 @@ def get_range(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     return (
         200,
         {
+            **({"day": day} if day else {}),
             "from": span.start.astimezone(tz).isoformat(),
             "to": span.end.astimezone(tz).isoformat(),
             "tz": zone_name(tz),
@@ -120,7 +133,7 @@ def _decode_cursor(cursor: str, span: Range) -> tuple[datetime, str]:
     try:
         *key, record_date = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after = instant(record_date, span.tz)
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, RecursionError, binascii.Error):
         raise BadRequest("the cursor is not one this function gave") from None
     if key != _span_key(span):
         raise BadRequest("the cursor belongs to another range (from, to and tz must not change)")

@@ -1,9 +1,17 @@
-"""Readings in DynamoDB: the item shape, idempotent writes, batches with retried
-UnprocessedItems, day queries.
+"""Readings in DynamoDB: the item shape, conditional writes that tell new, resent and conflicting
+readings apart exactly (also under concurrency), day queries.
 
 The item keeps the original table's attribute names and types (Thermostat_On a "true"/"false"
 string, numbers as N). With a retention (``RETENTION_DAYS``), written items carry the TTL
 attribute (handlers.retention).
+
+Every write is a PutItem conditional on the key being free, with
+``ReturnValuesOnConditionCheckFailure=ALL_OLD``: a failed condition carries the item that holds
+the key, so one round trip decides stored / duplicate (identical) / conflict (different), and
+no other writer can slip in between a read and a write. A batch runs these puts on a few
+threads (the client is thread-safe); it never reads first and never writes unconditionally, so
+a 201 means stored, and each reading's outcome in a batch is what the table holds. The ingest
+role needs ``dynamodb:PutItem`` and ``dynamodb:Query`` only.
 
 Every botocore error is translated here, once, into StorageThrottled or StorageError, keeping
 the cause chained for the log; nothing DynamoDB says travels further.
@@ -14,9 +22,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -24,6 +33,9 @@ from handlers import aws, retention, tables
 from handlers.errors import DuplicateReading, StorageError, StorageThrottled
 from handlers.readings import Reading
 from handlers.retry import full_jitter
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +47,13 @@ _THROTTLING: Final = frozenset(
         "LimitExceededException",
     }
 )
-_WRITE_CHUNK: Final = 25  # BatchWriteItem's limit
-_GET_CHUNK: Final = 100  # BatchGetItem's limit
-_BATCH_ATTEMPTS: Final = 6  # UnprocessedItems retries: ~1.6 s of backoff in all, then give up
+# Conditional puts in flight for one batch: DynamoDB answers each in a few milliseconds, so a
+# 1,000-reading backlog takes about a second; botocore's pool holds 10 connections.
+_WRITERS: Final = 8
+# Rounds of puts for a batch: botocore retries each throttled put itself (standard mode), then
+# the readings still throttled go again after a jittered pause, as the old batch path retried
+# its UnprocessedItems (~1.6 s of backoff in all over the rounds), then they are reported failed.
+BATCH_ROUNDS: Final = 6
 
 
 @contextmanager
@@ -76,7 +92,19 @@ def put_reading(table: str, reading: Reading, retention_days: int = 0) -> bool:
 
     Raises DuplicateReading when a different reading holds the same Record_Date.
     """
-    client = aws.dynamodb()
+    held = _put(aws.dynamodb(), table, reading, retention_days)
+    if held is None:
+        return True
+    if held != reading:
+        raise DuplicateReading(f"another reading is stored for {reading.record_date}")
+    return False
+
+
+def _put(
+    client: DynamoDBClient, table: str, reading: Reading, retention_days: int
+) -> Reading | None:
+    """Write the reading unless its key is taken: None if written, else the reading that holds
+    the key (from the failed condition itself)."""
     with _translated("PutItem"):
         try:
             client.put_item(
@@ -87,7 +115,7 @@ def put_reading(table: str, reading: Reading, retention_days: int = 0) -> bool:
                 # for it to change between a put and a get.
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-            return True
+            return None
         except client.exceptions.ConditionalCheckFailedException as exc:
             failed: Mapping[str, Any] = exc.response
             stored = failed.get("Item")
@@ -95,9 +123,7 @@ def put_reading(table: str, reading: Reading, retention_days: int = 0) -> bool:
                 # Only a backend ignoring ALL_OLD answers so; guessing "duplicate" could drop
                 # a conflicting reading unreported.
                 raise StorageError("PutItem: the failed condition returned no item") from exc
-    if from_item(stored) != reading:
-        raise DuplicateReading(f"another reading is stored for {reading.record_date}")
-    return False
+    return from_item(stored)
 
 
 @dataclass
@@ -110,93 +136,68 @@ class BatchResult:
     failed: list[int] = field(default_factory=list)
 
 
+_THROTTLED: Final = object()  # a put still throttled after botocore's retries
+
+
 def put_batch(table: str, readings: Sequence[Reading], retention_days: int = 0) -> BatchResult:
-    """Store many readings: new ones written, identical ones counted as duplicates, different
-    ones under an existing Record_Date reported as conflicts, unwritable ones as failed."""
-    result = BatchResult()
+    """Store many readings, each by its own conditional put, and report every index exactly:
+
+    - stored: this request wrote it;
+    - duplicates: the table holds this very reading (written earlier, or by an earlier index);
+    - conflicts: the table holds a different reading under its Record_Date;
+    - failed: still throttled after every round; the table does not hold it (send it again).
+
+    A Record_Date repeated within the batch is written once, by its first index; the repeats
+    are judged against what the table then holds. Any other storage error raises StorageError
+    (after every put has finished): the device resends, and what was stored answers duplicate.
+    """
     first_index: dict[str, int] = {}
     for index, reading in enumerate(readings):
-        seen = first_index.setdefault(reading.record_date, index)
-        if seen != index:
-            (result.duplicates if readings[seen] == reading else result.conflicts).append(index)
+        first_index.setdefault(reading.record_date, index)
     unique = list(first_index.values())
+    client = aws.dynamodb()  # made here: botocore builds clients one thread at a time
 
-    existing = _existing(table, [readings[i] for i in unique])
-    to_write = []
-    for index in unique:
-        stored = existing.get(readings[index].record_date)
-        if stored is None:
-            to_write.append(index)
-        else:
-            (result.duplicates if stored == readings[index] else result.conflicts).append(index)
-
-    for start in range(0, len(to_write), _WRITE_CHUNK):
-        chunk = to_write[start : start + _WRITE_CHUNK]
-        unwritten = _write_chunk(
-            table, {readings[i].record_date: i for i in chunk}, readings, retention_days
-        )
-        result.failed.extend(unwritten)
-        result.stored.extend(i for i in chunk if i not in unwritten)
-    for outcome in (result.duplicates, result.conflicts, result.failed, result.stored):
-        outcome.sort()
-    return result
-
-
-def _existing(table: str, readings: Sequence[Reading]) -> dict[str, Reading]:
-    client = aws.dynamodb()
-    found: dict[str, Reading] = {}
-    for start in range(0, len(readings), _GET_CHUNK):
-        keys: list[Any] = [_key(r) for r in readings[start : start + _GET_CHUNK]]
-        for attempt in range(_BATCH_ATTEMPTS):
-            with _translated("BatchGetItem"):
-                response: Any = client.batch_get_item(
-                    RequestItems={table: {"Keys": keys, "ConsistentRead": True}}
-                )
-            for item in response.get("Responses", {}).get(table, []):
-                reading = from_item(item)
-                found[reading.record_date] = reading
-            keys = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            if not keys:
-                break
-            _backoff(attempt)
-        else:
-            raise StorageThrottled("BatchGetItem: keys left unprocessed")
-    return found
-
-
-def _write_chunk(
-    table: str, index_of: dict[str, int], readings: Sequence[Reading], retention_days: int = 0
-) -> list[int]:
-    """Write one chunk, retrying UnprocessedItems with backoff. Returns the unwritten indexes."""
-    client = aws.dynamodb()
-    requests: list[Any] = [
-        {"PutRequest": {"Item": _item(readings[i], retention_days)}} for i in index_of.values()
-    ]
-    for attempt in range(_BATCH_ATTEMPTS):
+    def write(index: int) -> object:
         try:
-            with _translated("BatchWriteItem"):
-                response = client.batch_write_item(RequestItems={table: requests})
+            return _put(client, table, readings[index], retention_days)
         except StorageThrottled:
-            logger.warning("BatchWriteItem throttled (attempt %d)", attempt + 1)
-        else:
-            requests = response.get("UnprocessedItems", {}).get(table, [])
-            if not requests:
-                return []
-            logger.info(
-                "BatchWriteItem left %d items unprocessed (attempt %d)", len(requests), attempt + 1
-            )
-        _backoff(attempt)
-    return sorted(index_of[r["PutRequest"]["Item"]["Record_Date"]["S"]] for r in requests)
+            return _THROTTLED
 
+    # map() returns in order and raises the first StorageError; the pool's exit waits for the
+    # puts still running, so none outlives the answer.
+    held_at: dict[int, object] = {}
+    pending = unique
+    with ThreadPoolExecutor(max_workers=max(1, min(_WRITERS, len(unique)))) as pool:
+        for round_ in range(BATCH_ROUNDS):
+            if round_:
+                logger.info("%d puts still throttled (round %d)", len(pending), round_ + 1)
+                time.sleep(full_jitter(round_ - 1, 0.05))
+            held_at.update(zip(pending, pool.map(write, pending), strict=True))
+            pending = [index for index in pending if held_at[index] is _THROTTLED]
+            if not pending:
+                break
+    held_by_key = {readings[index].record_date: (index, held_at[index]) for index in unique}
 
-def _backoff(attempt: int) -> None:
-    time.sleep(full_jitter(attempt, 0.05))
+    result = BatchResult()
+    for index, reading in enumerate(readings):
+        first, held = held_by_key[reading.record_date]
+        if held is _THROTTLED:
+            result.failed.append(index)
+            continue
+        if held is None:  # the first index wrote it
+            if index == first:
+                result.stored.append(index)
+                continue
+            held = readings[first]
+        (result.duplicates if held == reading else result.conflicts).append(index)
+    return result
 
 
 def query_day(
     table: str, day: str, limit: int, after: str | None = None
 ) -> tuple[list[Reading], str | None]:
-    """One page of a day's readings in time order, and the Record_Date to resume after."""
+    """One page of a partition's readings in sort-key order, and the Record_Date to resume
+    after (handlers.timerange puts them in time order)."""
     request: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "Record_Day = :day",
@@ -221,10 +222,6 @@ def _item(reading: Reading, retention_days: int = 0) -> Any:
     if expires is not None:
         item[tables.READINGS_EXPIRES_AT] = {"N": str(expires)}
     return item
-
-
-def _key(reading: Reading) -> Any:
-    return {"Record_Day": {"S": reading.record_day}, "Record_Date": {"S": reading.record_date}}
 
 
 def day_readings(table: str, day: str, page_size: int = 1000) -> Iterator[Reading]:

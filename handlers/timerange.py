@@ -9,13 +9,15 @@ Pure: no AWS, no I/O (the partitions are read through a callable). The rules:
   that whole local day in ``tz``; a date-time is an instant. ``from`` is inclusive, ``to`` is
   exclusive as a date-time and inclusive as a date (its whole day).
 - A range spans at most ``MAX_DAYS`` local days.
-- ``Record_Day`` is the date part as sent, so a reading's partition is its local date, not its
-  UTC date. Offsets are under 24 hours (the schema refuses 24:00 and over; zones stay within
-  -12:00..+14:00), so partition Q holds only instants strictly between Q-1 00:00Z and
-  Q+2 00:00Z. A range therefore needs the partitions from its start's UTC date minus one day to
-  its end's UTC date plus one day, and no others: for 31 local days that is at most 34 queries
-  (31 local days touch at most 32 UTC dates). The same bound lets ``in_time_order`` emit
-  readings while it reads: once partition Q is read, every instant up to Q 00:00Z is final.
+- ``Record_Day`` is the date part as sent (the canonical spelling of handlers.readings never
+  changes it), so a reading's partition is its local date, not its UTC date. Offsets are under
+  24 hours (the schema refuses 24:00 and over; zones stay within -12:00..+14:00), so partition
+  Q holds only instants strictly between Q-1 00:00Z and Q+2 00:00Z. A range therefore needs the
+  partitions from its start's UTC date minus one day to its end's UTC date plus one day, and no
+  others: for 31 local days that is at most 34 queries (31 local days touch at most 32 UTC
+  dates). The same bound lets ``in_time_order`` emit readings while it reads: once partition Q
+  is read, every instant up to Q 00:00Z is final. Within a partition, the sort key's order is
+  not relied on (mixed offsets and fractions do not sort by instant as strings).
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ EARLIEST: Final = datetime(2, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(9998, 12, 31, tzinfo=UTC)
 _LIMITS: Final = "dates must lie between 0002-01-01 and 9998-12-30"
 
-_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: ``\d`` also matches Arabic-Indic and other digits, which int() reads.
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # RFC 3339 date-time, as readings.py accepts it; in a query parameter a "+" that arrived as a
 # space (an unencoded "+" in a URL query) is read as "+".
 _DATE_TIME: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+ -])(\d{2}):(\d{2}))?"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:([Zz])|([+ -])([0-9]{2}):([0-9]{2}))?"
 )
 _MAX_ZONE_NAME: Final = 64
 
@@ -188,7 +191,7 @@ def parse_range(low: str, high: str, tz: tzinfo, *, dates_only: bool = False) ->
 
 @dataclass(frozen=True, order=True)
 class Timed:
-    """A reading and its instant; ordered by instant, then by the timestamp as sent."""
+    """A reading and its instant; ordered by instant, then by its (canonical) timestamp."""
 
     at: datetime
     record_date: str  # unique: the table's key, so the order is total

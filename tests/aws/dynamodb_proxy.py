@@ -9,6 +9,7 @@ it would parse AWS's.
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,11 +26,18 @@ class DynamoDBProxy:
         self.partial_batch_writes = 0  # BatchWriteItem calls to answer with one item written
         self.throttled: dict[str, int] = {}  # operation -> calls to refuse
         self.calls: list[str] = []
+        self._lock = threading.Lock()  # requests arrive on several threads at once
+
+    def _throttles(self, operation: str) -> bool:
+        with self._lock:
+            self.calls.append(operation)
+            if self.throttled.get(operation, 0) > 0:
+                self.throttled[operation] -= 1
+                return True
+            return False
 
     def forward(self, operation: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        self.calls.append(operation)
-        if self.throttled.get(operation, 0) > 0:
-            self.throttled[operation] -= 1
+        if self._throttles(operation):
             error = {
                 "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
                 "message": "The level of configured provisioned throughput was exceeded.",
@@ -62,6 +70,11 @@ def running(upstream: str) -> Iterator[tuple[DynamoDBProxy, str]]:
     proxy = DynamoDBProxy(upstream)
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive: botocore reuses its connections. Under HTTP/1.0 every request of a
+        # batch's concurrent puts was a new connection, overflowing socketserver's listen
+        # backlog of 5, and a dropped SYN is retried after a second.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             operation = self.headers.get("x-amz-target", "").rsplit(".", 1)[-1]

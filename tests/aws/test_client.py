@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -12,12 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from devstack.function_url import serve_in_thread, serving
 from handlers import ingest, readings_store
-from handlers.client import ReadingClient
+from handlers.client import EXIT_SENT, EXIT_SPOOLED, ReadingClient
 from handlers.readings import Reading
 from tests.aws.conftest import ReadingsTable
 
@@ -46,6 +48,9 @@ class Faults:
             return fault
 
 
+PASSED_HEADERS = ("content-type", "x-request-id", "retry-after")
+
+
 @contextmanager
 def flaky(upstream: str) -> Iterator[tuple[Faults, str]]:
     faults = Faults(upstream)
@@ -69,12 +74,14 @@ def flaky(upstream: str) -> Iterator[tuple[Faults, str]]:
             )
             try:
                 with urllib.request.urlopen(forwarded, timeout=30) as response:
-                    status, answer = response.status, response.read()
+                    status, answer, headers = response.status, response.read(), response.headers
             except urllib.error.HTTPError as exc:
-                status, answer = exc.code, exc.read()
+                status, answer, headers = exc.code, exc.read(), exc.headers
             if fault == "slow":  # stored upstream, but the answer comes too late
                 time.sleep(1.0)
-            self._answer(status, answer, {})
+            # A transparent network: the function's own headers (its request id) pass through.
+            passed = {k: v for k, v in headers.items() if k.lower() in PASSED_HEADERS}
+            self._answer(status, answer, passed)
 
         def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             try:
@@ -189,11 +196,11 @@ def test_the_spool_survives_a_restart_of_the_client_process(
             "--date",
             f"2026-11-21T08:0{minute}:00+01:00",
         )
-        assert queued.returncode == 0, queued.stderr
+        assert queued.returncode == EXIT_SPOOLED, queued.stderr  # spooled for later
     assert cli("pending").stdout.strip() == "2"
 
     flushed = cli("--url", function_url, "flush")
-    assert flushed.returncode == 0, flushed.stderr
+    assert flushed.returncode == EXIT_SENT, flushed.stderr
     assert cli("pending").stdout.strip() == "0"
     temperatures = sorted(item["Temperature"]["N"] for item in readings_table.items())
     assert temperatures == ["65.2", "66.0"]
@@ -204,9 +211,14 @@ def test_requests_are_signed_for_lambda_when_credentials_are_configured(
 ) -> None:
     seen: list[dict[str, str]] = []
 
-    def record(event: dict[str, object]) -> dict[str, object]:
-        seen.append(event["headers"])  # type: ignore[arg-type]
-        return {"statusCode": 201, "body": "{}"}
+    def record(event: dict[str, Any]) -> dict[str, object]:
+        seen.append(event["headers"])
+        request_id = event["requestContext"]["requestId"]  # answered as the function answers
+        return {
+            "statusCode": 201,
+            "headers": {"content-type": "application/json", "x-request-id": request_id},
+            "body": json.dumps({"stored": 1, "request_id": request_id}),
+        }
 
     with serving(record) as url:
         device = ReadingClient(url, spool_path=tmp_path / "spool.sqlite3", region="eu-west-2")

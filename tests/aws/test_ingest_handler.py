@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from handlers import errors, ingest
+from handlers import errors, ingest, readings_store
 from handlers.errors import DuplicateReading, StorageThrottled, ThumbstatError
 from handlers.readings import Reading
 from tests import events
@@ -107,30 +107,52 @@ def test_batch_reports_duplicates_and_conflicts_by_index(readings_table: Reading
     assert len(readings_table.items()) == 3
 
 
-def test_batch_meeting_throttling_retries_unprocessed_items(
+def test_batch_writes_each_reading_by_a_conditional_put_and_never_reads_first(
     readings_table: ReadingsTable, dynamodb_proxy: DynamoDBProxy
 ) -> None:
-    dynamodb_proxy.partial_batch_writes = 3
     status, body, _ = post([reading(minute) for minute in range(60)])
     assert (status, body["stored"], body["failed"]) == (201, 60, [])
-    assert dynamodb_proxy.calls.count("BatchWriteItem") > 3  # the leftovers went again
+    # No BatchGetItem then BatchWriteItem: a write between the two would be acknowledged twice.
+    assert set(dynamodb_proxy.calls) == {"PutItem"}
+    assert len(dynamodb_proxy.calls) == 60
     assert len(readings_table.items()) == 60
 
 
-def test_batch_still_throttled_answers_503_with_the_failed_indexes(
+def test_batch_meeting_throttling_puts_the_throttled_readings_again(
+    readings_table: ReadingsTable,
+    dynamodb_proxy: DynamoDBProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retries off: the store's show
+    dynamodb_proxy.throttled["PutItem"] = 7
+    status, body, _ = post([reading(minute) for minute in range(30)])
+    assert (status, body["stored"], body["failed"]) == (201, 30, [])
+    assert dynamodb_proxy.calls.count("PutItem") == 37  # the seven went again
+    assert len(readings_table.items()) == 30
+
+
+def test_batch_still_throttled_answers_503_with_exactly_the_failed_indexes(
     readings_table: ReadingsTable,
     dynamodb_proxy: DynamoDBProxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    dynamodb_proxy.partial_batch_writes = 100
-    status, body, headers = post([reading(minute) for minute in range(30)])
+    # Every put of every round throttled, and seven of the last round's too.
+    dynamodb_proxy.throttled["PutItem"] = 30 * (readings_store.BATCH_ROUNDS - 1) + 7
+    batch = [reading(minute) for minute in range(30)]
+    status, body, headers = post(batch)
     assert status == 503 == ingest.STATUS[StorageThrottled]
     assert headers["retry-after"] == "1"
     assert body["error"] == ingest.NOT_SAVED
-    # Each chunk of 25 writes one item per attempt; the rest is reported, by index.
-    assert body["stored"] + len(body["failed"]) == 30 and body["failed"]
-    assert len(readings_table.items()) == body["stored"]
+    assert (body["stored"], len(body["failed"])) == (23, 7)
+    # Exact: the failed indexes are precisely the readings the table does not hold.
+    stored = {item["Record_Date"]["S"] for item in readings_table.items()}
+    assert len(stored) == 23
+    assert {i for i, r in enumerate(batch) if r["record_date"] not in stored} == set(body["failed"])
+
+    status, body, _ = post(batch)  # the device resends: the rest is stored, none twice
+    assert (status, body["stored"], len(body["duplicates"]), body["failed"]) == (201, 7, 23, [])
+    assert len(readings_table.items()) == 30
 
 
 def test_throttled_single_put_answers_503(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from handlers import readings_store
-from handlers.errors import DuplicateReading
-from handlers.readings import Reading
+from handlers.errors import DuplicateReading, StorageError
+from handlers.readings import InvalidReading, Reading, parse_reading
 from tests.aws.conftest import ReadingsTable
 from tests.aws.dynamodb_proxy import DynamoDBProxy
 from tests.unit.test_readings import readings
@@ -51,3 +55,61 @@ def test_a_different_reading_at_the_same_time_is_a_conflict(
         )
     assert "GetItem" not in dynamodb_proxy.calls
     assert readings_table.items() == [readings_store.to_item(ORIGINAL)]
+
+
+@pytest.mark.parametrize(
+    "temperature", [1e-130, -1e-130, 200.0, -100.0, 0.0, 1.0000000000000002, 65.12345678901234]
+)
+def test_the_schemas_edges_are_stored_by_dynamodb(
+    readings_table: ReadingsTable, temperature: float
+) -> None:
+    reading = parse_reading({**ORIGINAL.to_json(), "temperature": temperature})
+    assert readings_store.put_reading(readings_table.name, reading) is True
+    [item] = readings_table.items()
+    assert readings_store.from_item(item) == reading
+
+
+def test_beyond_the_edge_dynamodb_refuses_what_the_schema_refuses(
+    readings_table: ReadingsTable,
+) -> None:
+    # The premise of the schema's bound: moto, like DynamoDB, refuses 1e-131 (a 500 every time).
+    with pytest.raises(StorageError):
+        readings_store.put_reading(
+            readings_table.name, Reading(ORIGINAL.record_date, True, 1e-131, 64)
+        )
+    with pytest.raises(InvalidReading):
+        parse_reading({**ORIGINAL.to_json(), "temperature": 1e-131})
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    second=st.integers(0, 10**8),
+    temperature=st.one_of(
+        st.floats(-100, 200),
+        st.floats(-1e-120, 1e-120),  # around DynamoDB's smallest magnitude
+        st.floats(),
+        st.integers(-(10**400), 10**400),
+        st.floats().map(repr),
+    ),
+    thermostat_value=st.one_of(st.integers(-1, 70_000), st.floats().map(repr)),
+)
+def test_every_reading_the_schema_accepts_is_stored(
+    readings_table: ReadingsTable, second: int, temperature: Any, thermostat_value: Any
+) -> None:
+    body = {
+        "record_date": (datetime(2022, 1, 1) + timedelta(seconds=second)).isoformat() + "Z",
+        "thermostat_on": True,
+        "temperature": temperature,
+        "thermostat_value": thermostat_value,
+    }
+    try:
+        reading = parse_reading(body)
+    except InvalidReading:
+        return
+    try:
+        readings_store.put_reading(readings_table.name, reading)  # never a StorageError
+    except DuplicateReading:  # an earlier example drew the same second
+        return
+    assert readings_store.put_reading(readings_table.name, reading) is False  # read back equal
