@@ -26,7 +26,12 @@ class DynamoDBProxy:
         self.partial_batch_writes = 0  # BatchWriteItem calls to answer with one item written
         self.throttled: dict[str, int] = {}  # operation -> calls to refuse
         self.calls: list[str] = []
+        # DynamoDB applies each conditional write atomically; moto's threaded server checks a
+        # condition and writes without a lock, so two racing puts can both pass. Serialized, the
+        # proxy forwards one request at a time: races between requests stay, races inside moto go.
+        self.serialized = False
         self._lock = threading.Lock()  # requests arrive on several threads at once
+        self._one_at_a_time = threading.Lock()
 
     def _throttles(self, operation: str) -> bool:
         with self._lock:
@@ -52,8 +57,12 @@ class DynamoDBProxy:
             body = json.dumps(request).encode()
         upstream = urllib.request.Request(self.upstream, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(upstream, timeout=30) as response:
-                status, answer = response.status, response.read()
+            if self.serialized:
+                with self._one_at_a_time, urllib.request.urlopen(upstream, timeout=30) as response:
+                    status, answer = response.status, response.read()
+            else:
+                with urllib.request.urlopen(upstream, timeout=30) as response:
+                    status, answer = response.status, response.read()
         except urllib.error.HTTPError as exc:
             # DynamoDB's errors (a failed condition, with its item) go back as they came.
             with exc:

@@ -264,11 +264,13 @@ def race(
     ids=["batch-vs-single", "batch-vs-batch", "single-vs-single"],
 )
 def test_racing_writers_of_one_record_date_acknowledge_exactly_what_is_stored(
-    readings_table: ReadingsTable, first: Writer, second: Writer
+    readings_table: ReadingsTable, dynamodb_proxy: DynamoDBProxy, first: Writer, second: Writer
 ) -> None:
     """The issue's 96 of 200: a batch [A] and a single B both answered 201 and the table kept A.
     Here every trial must have one writer answer stored and the other a conflict, and the table
-    hold the reading whose writer was told it was stored."""
+    hold the reading whose writer was told it was stored. Through the serializing proxy, as
+    moto's own conditional writes are not atomic under concurrency (DynamoDB's are)."""
+    dynamodb_proxy.serialized = True
     aws.dynamodb()  # one client, made before the threads share it
     trials = 40
     for trial in range(trials):
