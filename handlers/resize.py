@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from handlers import aws, index_store, s3_events
 from handlers.errors import RejectReason
 from handlers.logs import get_logger, log_json
-from handlers.outcomes import Outcome
+from handlers.outcomes import Outcome, advice
 from handlers.s3_events import ObjectCreated
 from handlers.settings import ResizeSettings
 from handlers.thumbnail import ImageRejected, make_thumbnail
@@ -41,8 +41,9 @@ def settings() -> ResizeSettings:
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any] | None:
     if s3_events.is_sqs(event):
         return {"batchItemFailures": _handle_sqs(event["Records"])}
-    for obj in s3_events.object_created(event):
-        process(obj)
+    for notification in s3_events.direct_notifications(event):  # S3 -> Lambda, or through SNS
+        for obj in s3_events.object_created(notification):
+            process(obj)
     return None
 
 
@@ -52,8 +53,9 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
         try:
             notification = s3_events.parse_body(message.get("body", ""))
         except ValueError as exc:
-            # Not an S3 notification: no retry can fix it, and retrying would loop until the
-            # queue's redrive policy moves it aside. Logged with the body for inspection.
+            # Not an S3 notification: no retry can fix it, but deleting it would lose it. Reported
+            # as failed (Powertools' batch convention), so the queue's redrive policy moves it to
+            # the dead-letter queue, where it can be inspected.
             log_json(
                 logger,
                 logging.ERROR,
@@ -62,6 +64,7 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
                 error=str(exc),
                 body=str(message.get("body", ""))[:1000],
             )
+            failures.append({"itemIdentifier": str(message["messageId"])})
             continue
         try:
             for obj in s3_events.object_created(notification):
@@ -78,8 +81,9 @@ def process(obj: ObjectCreated, config: ResizeSettings | None = None) -> Outcome
     facts: dict[str, Any] = {"bucket": obj.bucket, "key": obj.key, "bytes_in": obj.size}
     timer = _PhaseTimer()
     outcome = _process(obj, config, facts, timer)
-    level = logging.WARNING if outcome is Outcome.REJECTED else logging.INFO
-    log_json(logger, level, "resize", outcome=outcome, ms=timer.phases, **facts)
+    hints = advice(outcome, obj.key)  # why, and what to do: for skips a user would not expect
+    level = logging.WARNING if outcome is Outcome.REJECTED or hints else logging.INFO
+    log_json(logger, level, "resize", outcome=outcome, ms=timer.phases, **facts, **hints)
     return outcome
 
 

@@ -156,12 +156,12 @@ def test_oversized_object_is_rejected_without_download(
     assert (row["status"], row["reason"]) == (Outcome.REJECTED, RejectReason.TOO_LARGE)
 
 
-def test_unreadable_message_is_logged_not_retried(
+def test_unreadable_message_is_logged_and_kept_for_the_dead_letter_queue(
     bucket: Bucket, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="handlers.resize"):
         answer = resize.handler(events.sqs_event("this is not JSON"), None)
-    assert answer == {"batchItemFailures": []}
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
     assert "unreadable-message" in caplog.text
 
 
