@@ -4,6 +4,7 @@ bucket (moto's is per test) and, where it says so, the eTag."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -12,10 +13,10 @@ import boto3
 import pytest
 
 from devstack.router import sqs_record
-from handlers import resize
+from handlers import http_events, ingest, resize
 from handlers.outcomes import Outcome
 from tests import events
-from tests.aws.conftest import Bucket
+from tests.aws.conftest import Bucket, ReadingsTable
 
 KEY = "uploads/HappyFace.jpg"  # the key given to generate-event s3 put
 
@@ -179,3 +180,81 @@ def test_an_unreadable_message_ends_in_the_dead_letter_queue(
     assert bucket.keys("thumbnails/") == ["thumbnails/HappyFace.jpg"]
     dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
     assert [m["Body"] for m in dead] == [unreadable]
+
+
+# --- ingest: API Gateway REST (payload 1.0) -----------------------------------------------------
+def rest_post(**changes: Any) -> dict[str, Any]:
+    event = events.load("sam-apigateway-aws-proxy-post")
+    event["headers"].update(changes.pop("headers", {}))
+    event.update(changes)
+    return event
+
+
+def test_a_rest_api_post_without_content_type_is_415_not_405(
+    readings_table: ReadingsTable,
+) -> None:
+    # As generated: no Content-Type header. The clear answer a client without it gets.
+    answer = ingest.handler(events.load("sam-apigateway-aws-proxy-post"), None)
+    assert answer["statusCode"] == 415, answer
+    assert readings_table.items() == []
+
+
+def test_a_rest_api_post_is_stored(readings_table: ReadingsTable) -> None:
+    event = rest_post(headers={"Content-Type": "application/json"})
+    assert event["isBase64Encoded"] is True  # generate-event encodes the body
+    posted = json.loads(base64.b64decode(event["body"]))
+
+    answer = ingest.handler(event, None)
+
+    assert answer["statusCode"] == 201, answer
+    body = json.loads(answer["body"])
+    assert body["stored"] == 1
+    assert body["request_id"] == event["requestContext"]["requestId"]
+    [item] = readings_table.items()
+    assert item["Record_Date"] == {"S": posted["record_date"]}
+
+
+def test_a_rest_api_get_reads_the_day_back(readings_table: ReadingsTable) -> None:
+    ingest.handler(rest_post(headers={"Content-Type": "application/json"}), None)
+    event = events.load("sam-apigateway-aws-proxy-get")
+    event["queryStringParameters"] = {"day": "2022-02-03"}
+
+    answer = ingest.handler(event, None)
+
+    assert answer["statusCode"] == 200, answer
+    [stored] = json.loads(answer["body"])["readings"]
+    assert stored["record_date"].startswith("2022-02-03T13:22:22")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"record_date": "2022-02-03T13:22:22", "temperature": 65},
+        events.load("sam-s3-put"),
+        {"requestContext": {"http": {}}},
+    ],
+    ids=["a-reading-invoked-directly", "an-s3-notification", "no-method"],
+)
+def test_an_event_that_is_not_http_is_a_clear_400(
+    readings_table: ReadingsTable, event: dict[str, Any]
+) -> None:
+    answer = ingest.handler(event, None)
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"])["error"] == http_events.SPOKEN
+    assert readings_table.items() == []
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (events.function_url("POST", "/readings"), ("POST", "/readings")),
+        (events.load("sam-apigateway-aws-proxy-post"), ("POST", "/readings")),
+        (events.load("sam-apigateway-aws-proxy-get"), ("GET", "/readings")),
+        ({"httpMethod": "get", "path": None}, ("GET", "/")),
+        ({"requestContext": "not an object", "rawPath": "/x"}, ("", "/x")),
+    ],
+    ids=["function-url-2.0", "rest-1.0-post", "rest-1.0-get", "1.0-no-path", "odd-context"],
+)
+def test_request_lines(event: dict[str, Any], expected: tuple[str, str]) -> None:
+    method, path, _ = http_events.request_line(event)
+    assert (method, path) == expected
