@@ -41,7 +41,7 @@ from handlers.errors import (
     UnsupportedMediaType,
 )
 from handlers.history import Document
-from handlers.logs import get_logger, log_json
+from handlers.logs import get_logger, lambda_context, log_json
 from handlers.readings import Reading, parse_reading, unknown_fields
 from handlers.settings import IngestSettings
 
@@ -75,6 +75,7 @@ def settings() -> IngestSettings:
     return IngestSettings.from_env()
 
 
+@lambda_context  # the lines of the invocation carry its requestId
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     started = time.perf_counter()
     method, path, request_id = http_events.request_line(event, context)  # payload 2.0 or 1.0

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from handlers import aws, index_store, s3_events
 from handlers.errors import RejectReason
-from handlers.logs import get_logger, log_json
+from handlers.logs import get_logger, lambda_context, log_json
 from handlers.outcomes import Outcome, advice
 from handlers.s3_events import ObjectCreated
 from handlers.settings import ResizeSettings
@@ -38,6 +38,7 @@ def settings() -> ResizeSettings:
     return ResizeSettings.from_env()
 
 
+@lambda_context  # the lines of the invocation carry its requestId
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any] | None:
     if s3_events.is_sqs(event):
         return {"batchItemFailures": _handle_sqs(event["Records"])}
