@@ -46,7 +46,7 @@ up: $(VENV)/.installed  ## the embedded stack, left running (moto on MOTO_PORT, 
 image-check: $(VENV)/.installed  ## build both Dockerfiles with podman (amd64) and test the images
 	$(BIN)/pytest -m image tests/images
 
-# The same for arm64 under qemu emulation: a smoke test of the arm64 path, not in CI.
+# The same for arm64 under qemu emulation, as deployed: CI runs it too (.ci/run).
 image-check-arm64: $(VENV)/.installed  ## the same for arm64, under qemu
 	THUMBSTAT_IMAGE_ARCH=arm64 $(BIN)/pytest -m image tests/images
 
@@ -91,4 +91,4 @@ destroy: $(VENV)/.installed  ## delete the stack (DELETE_DATA=1: the bucket and 
 	$(BIN)/python -m infra.deploy destroy $(if $(DELETE_DATA),--delete-data) $(ARGS)
 
 clean:  ## remove .venv and the caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+	rm -rf $(VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
