@@ -62,7 +62,7 @@ invoke: $(VENV)/.installed  ## invoke FUNCTION once with the EVENT file (ENDPOIN
 image-check: $(VENV)/.installed  ## build both Dockerfiles with podman (amd64) and test the images
 	$(BIN)/pytest -m image tests/images
 
-# The same for arm64 under qemu emulation: a smoke test of the arm64 path, not in CI.
+# The same for arm64 under qemu emulation, as deployed: CI runs it too (.ci/run).
 image-check-arm64: $(VENV)/.installed  ## the same for arm64, under qemu
 	THUMBSTAT_IMAGE_ARCH=arm64 $(BIN)/pytest -m image tests/images
 
@@ -122,5 +122,5 @@ deploy-code: $(VENV)/.installed  ## push new images and point the functions at t
 destroy: $(VENV)/.installed  ## delete the stack (DELETE_DATA=1: the bucket and tables too)
 	$(BIN)/python -m infra.deploy destroy $(if $(DELETE_DATA),--delete-data) $(ARGS)
 
-clean:  ## remove .venv, .venv-localstack and the caches
-	rm -rf $(VENV) $(LOCALSTACK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+clean:  ## remove .venv, .venv-localstack, .venv-sam and the caches
+	rm -rf $(VENV) $(LOCALSTACK_VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Final
 
-from handlers import history, metrics, readings_store
+from handlers import history, http_events, metrics, readings_store
 from handlers.errors import (
     BadRequest,
     BodyTooLarge,
@@ -43,7 +43,7 @@ from handlers.errors import (
     UnsupportedMediaType,
 )
 from handlers.history import Document
-from handlers.logs import get_logger, log_json
+from handlers.logs import get_logger, lambda_context, log_json
 from handlers.readings import Reading, parse_reading, unknown_fields
 from handlers.settings import IngestSettings
 
@@ -75,13 +75,10 @@ def settings() -> IngestSettings:
     return IngestSettings.from_env()
 
 
+@lambda_context  # the lines of the invocation carry its requestId
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     started = time.perf_counter()
-    request_context = event.get("requestContext") or {}
-    http = request_context.get("http") or {}
-    method = str(http.get("method", "GET")).upper()
-    path = str(event.get("rawPath") or http.get("path") or "/")
-    request_id = str(request_context.get("requestId") or getattr(context, "aws_request_id", ""))
+    method, path, request_id = http_events.request_line(event, context)  # payload 2.0 or 1.0
     try:
         status, body, headers = _route(method, path)(event, settings())
     except ANSWERED as exc:
@@ -146,6 +143,8 @@ def _retry_after(exc: StorageThrottled) -> dict[str, str]:
 
 
 def _route(method: str, path: str) -> Callable[[Mapping[str, Any], IngestSettings], Answer]:
+    if not method:
+        raise BadRequest(http_events.SPOKEN)
     routes = _ROUTES.get(path.rstrip("/") or "/")
     if routes is None:
         raise NotFound(f"no such path: {path}")

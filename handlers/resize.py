@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 from handlers import aws, index_store, renditions, s3_events
 from handlers.errors import RejectReason
 from handlers.index_store import StoredRendition
-from handlers.logs import get_logger, log_json
-from handlers.outcomes import Outcome
+from handlers.logs import get_logger, lambda_context, log_json
+from handlers.outcomes import Outcome, advice
 from handlers.renditions import PILLOW_FORMAT, KeyTooLong, OutputFormat
 from handlers.s3_events import ObjectCreated, ObjectEvent, ObjectRemoved
 from handlers.settings import ResizeSettings
@@ -42,11 +42,13 @@ def settings() -> ResizeSettings:
     return ResizeSettings.from_env()
 
 
+@lambda_context  # the lines of the invocation carry its requestId
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any] | None:
     if s3_events.is_sqs(event):
         return {"batchItemFailures": _handle_sqs(event["Records"])}
-    for obj in s3_events.object_events(event):
-        process(obj)
+    for notification in s3_events.direct_notifications(event):  # S3 -> Lambda, or through SNS
+        for obj in s3_events.object_events(notification):
+            process(obj)
     return None
 
 
@@ -56,8 +58,9 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
         try:
             notification = s3_events.parse_body(message.get("body", ""))
         except ValueError as exc:
-            # Not an S3 notification: no retry can fix it, and retrying would loop until the
-            # queue's redrive policy moves it aside. Logged with the body for inspection.
+            # Not an S3 notification: no retry can fix it, but deleting it would lose it. Reported
+            # as failed (Powertools' batch convention), so the queue's redrive policy moves it to
+            # the dead-letter queue, where it can be inspected.
             log_json(
                 logger,
                 logging.ERROR,
@@ -66,6 +69,7 @@ def _handle_sqs(messages: list[Mapping[str, Any]]) -> list[dict[str, str]]:
                 error=str(exc),
                 body=str(message.get("body", ""))[:1000],
             )
+            failures.append({"itemIdentifier": str(message["messageId"])})
             continue
         try:
             for obj in s3_events.object_events(notification):
@@ -88,8 +92,9 @@ def process(obj: ObjectEvent, config: ResizeSettings | None = None) -> Outcome:
         return outcome
     facts["bytes_in"] = obj.size
     outcome = _guard(obj, config) or _process(obj, config, facts, timer)
-    level = logging.WARNING if outcome is Outcome.REJECTED else logging.INFO
-    log_json(logger, level, "resize", outcome=outcome, ms=timer.phases, **facts)
+    hints = advice(outcome, obj.key)  # why, and what to do: for skips a user would not expect
+    level = logging.WARNING if outcome is Outcome.REJECTED or hints else logging.INFO
+    log_json(logger, level, "resize", outcome=outcome, ms=timer.phases, **facts, **hints)
     return outcome
 
 

@@ -81,7 +81,7 @@ def parse_body(body: str) -> Mapping[str, Any]:
         raise ValueError("message body is not a JSON object")
     if notification.get("Type") == "Notification" and "Message" in notification:
         return parse_body(notification["Message"])  # S3 -> SNS -> SQS fan-out
-    return notification
+    return _s3_notification(notification)
 
 
 def object_events(notification: Mapping[str, Any]) -> Iterator[ObjectEvent]:
@@ -104,3 +104,35 @@ def object_events(notification: Mapping[str, Any]) -> Iterator[ObjectEvent]:
                 reason="not ObjectCreated or ObjectRemoved",
                 event_name=record.get("eventName"),
             )
+
+
+# --- S3 -> SNS -> Lambda, and events that are no S3 notification -------------------------------
+def is_sns(event: Mapping[str, Any]) -> bool:
+    """True for an SNS event (S3 -> SNS -> Lambda, no queue between): each record a message."""
+    records = event.get("Records") or []
+    first = records[0] if records and isinstance(records[0], Mapping) else {}
+    return "aws:sns" in (first.get("EventSource"), first.get("eventSource"))
+
+
+def direct_notifications(event: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The S3 notifications of a direct invocation: the event itself (S3 -> Lambda), or each SNS
+    record's message (S3 -> SNS -> Lambda).
+
+    Raises ValueError for an event or message that holds no S3 notification, so the invocation
+    fails visibly (and Lambda's retries and on-failure destination keep the event) instead of
+    doing nothing.
+    """
+    if not is_sns(event):
+        yield _s3_notification(event)
+        return
+    for record in event["Records"]:
+        yield parse_body(str((record.get("Sns") or {}).get("Message", "")))
+
+
+def _s3_notification(notification: Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(notification.get("Records"), list) or notification.get("Event") == "s3:TestEvent":
+        return notification
+    raise ValueError(
+        "not an S3 event notification (no Records, not s3:TestEvent): the resize function takes "
+        "S3 notifications directly, through SQS or through SNS"
+    )

@@ -2,6 +2,7 @@
 
     python -m infra.image_build                        both images for amd64
     python -m infra.image_build --arch arm64 resize    one image for arm64 (qemu emulation)
+    python -m infra.image_build --arch arm64 --base-only   the arm64 base only, into the cache
 
 The image tests (tests/images, ``make image-check``) build through ``build``; this entry point
 only builds, for ``make demo IMAGES=1`` or a look inside with ``podman run``.
@@ -244,28 +245,38 @@ def _base_rootfs(arch: Arch, rootfs: Path) -> None:
     run(["chroot", str(rootfs), python, "-c", modules])
 
 
-def ensure_base(arch: Arch) -> None:
-    """The stand-in base for ``arch``, imported once per recipe, under the official name."""
+def _base_key(arch: Arch) -> str:
     host_python = _host_python_312()
     python = host_python.name if host_python and arch.name == "amd64" else "debian"
-    key = _key("base", arch.name, BASE_PACKAGES, python)
+    return _key("base", arch.name, BASE_PACKAGES, python)
+
+
+def base_tarball(arch: Arch) -> Path:
+    """The stand-in base's root file system for ``arch``, a tarball in the cache built once per
+    recipe. It touches no podman image, so it may run beside other builds: CI builds the arm64
+    one (debootstrap under qemu, most of the arm64 tier's time from nothing) during the tests."""
+    tarball = CACHE / f"base-{arch.name}-{_base_key(arch)}.tar"
+    if not tarball.exists():
+        logger.info("building the stand-in base for %s (debootstrap, once per recipe)", arch.name)
+        with tempfile.TemporaryDirectory(dir=CACHE) as work:
+            rootfs = Path(work) / "rootfs"
+            _base_rootfs(arch, rootfs)
+            partial = Path(work) / "base.tar"
+            run(["tar", "-C", str(rootfs), "-cf", str(partial), "."], timeout=600)
+            partial.replace(tarball)
+    return tarball
+
+
+def ensure_base(arch: Arch) -> None:
+    """The stand-in base for ``arch``, imported once per recipe, under the official name."""
+    key = _base_key(arch)
     own_name = f"{BASE_IMAGE}-{arch.name}"
     label = ""
     if _image_exists(own_name):
         inspect = ["podman", "image", "inspect", "--format", '{{index .Labels "thumbstat.base"}}']
         label = run([*inspect, own_name], timeout=60).stdout.strip()
     if label != key:
-        tarball = CACHE / f"base-{arch.name}-{key}.tar"
-        if not tarball.exists():
-            logger.info(
-                "building the stand-in base for %s (debootstrap, once per recipe)", arch.name
-            )
-            with tempfile.TemporaryDirectory(dir=CACHE) as work:
-                rootfs = Path(work) / "rootfs"
-                _base_rootfs(arch, rootfs)
-                partial = tarball.with_suffix(".part")
-                run(["tar", "-C", str(rootfs), "-cf", str(partial), "."], timeout=600)
-            partial.replace(tarball)
+        tarball = base_tarball(arch)
         changes = (
             "ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "ENV LANG=C.UTF-8",
@@ -362,6 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--arch", choices=sorted(ARCHES), default="amd64")
+    parser.add_argument(
+        "--base-only", action="store_true", help="only the stand-in base's tarball, in the cache"
+    )
     # No argparse choices: Python 3.11 refuses an empty "*" list against them.
     parser.add_argument("functions", nargs="*", metavar="FUNCTION", help=", ".join(BY_NAME))
     args = parser.parse_args(argv)
@@ -371,6 +385,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     arch = ARCHES[args.arch]
     try:
         prepare(arch)
+        if args.base_only:
+            logger.info("%s base: %s", arch.name, base_tarball(arch))
+            return 0
         for name in args.functions or BY_NAME:
             image = build(BY_NAME[name], arch)
             logger.info("%s: %s, %.0f MB", name, image, image_size(image) / 1e6)

@@ -38,7 +38,28 @@ def for_moto(template: dict[str, Any]) -> dict[str, Any]:
         for k, v in copy["Outputs"].items()
         if not any(name in json.dumps(v) for name in left_out)
     }
+    # moto turns a Number parameter into an int, which Fn::FindInMap then misses among the
+    # mapping's keys (strings); CloudFormation passes parameters as strings.
+    for name in _map_keys(copy["Resources"]):
+        parameter = copy["Parameters"][name]
+        if parameter["Type"] == "Number":
+            parameter.update(Type="String", Default=str(parameter["Default"]))
+            parameter["AllowedValues"] = [str(v) for v in parameter.get("AllowedValues", [])]
     return copy
+
+
+def _map_keys(value: Any) -> set[str]:
+    """The parameters referenced as keys of a Fn::FindInMap."""
+    if isinstance(value, list):
+        return {name for v in value for name in _map_keys(v)}
+    if not isinstance(value, dict):
+        return set()
+    found = {name for v in value.values() for name in _map_keys(v)}
+    if "Fn::FindInMap" in value:
+        found |= {
+            k["Ref"] for k in value["Fn::FindInMap"][1:] if isinstance(k, dict) and "Ref" in k
+        }
+    return found
 
 
 @pytest.fixture

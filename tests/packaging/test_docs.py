@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from handlers import settings
+from handlers import logs, settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# Read outside handlers/settings.py: the log level (handlers/logs.py) and botocore's endpoint.
-ELSEWHERE = {"LOG_LEVEL", "AWS_ENDPOINT_URL"}
+# Read outside handlers/settings.py: the log levels (handlers/logs.py) and botocore's endpoint.
+ELSEWHERE = {logs.LOG_LEVEL, logs.AWS_LAMBDA_LOG_LEVEL, "AWS_ENDPOINT_URL"}
 
 
 def documented() -> set[str]:
