@@ -4,18 +4,17 @@ under the real awslambdaric, driven as a user drives it (S3 uploads, the device 
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from devstack.stack import EmbeddedStack, embedded
-from handlers import aws, tables
+from handlers import aws
 from handlers.client import ReadingClient
 from handlers.readings import Reading
+from tests import flow
 
 
 @pytest.fixture(scope="module")
@@ -29,29 +28,13 @@ def stack(function_log: Path) -> Iterator[EmbeddedStack]:
         yield running
 
 
-def wait_for_rows(stack: EmbeddedStack, count: int, timeout_s: float = 60) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
-        if len(items) >= count or time.monotonic() > deadline:
-            return [tables.plain(item) for item in items]
-        time.sleep(0.2)
-
-
 def test_uploads_become_thumbnails_and_index_rows(
     stack: EmbeddedStack, read_image: Callable[[str], bytes]
 ) -> None:
     s3 = aws.s3()
-    uploads = {
-        "uploads/holiday/beach day.jpg": read_image("Landscape_6.jpg"),
-        "uploads/flowers.jpeg": read_image("flowers.jpeg"),
-        "uploads/drawing.svg": read_image("check.svg"),
-        "elsewhere/ignored.jpg": read_image("flowers.jpeg"),
-    }
-    for key, data in uploads.items():
-        s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=data)
+    expected = flow.upload_samples(stack, read_image)
 
-    rows = {row["id"]: row for row in wait_for_rows(stack, 3)}
+    rows = flow.rows_for(stack, lambda rows: expected <= set(rows), timeout_s=60)
 
     assert set(rows) == {
         "uploads/holiday/beach day.jpg",

@@ -9,7 +9,6 @@ create-or-find (``create_resources``) runs against the same endpoint.
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from devstack.stack import EmbeddedStack
 from handlers import aws, tables
 from handlers.client import ReadingClient
 from handlers.readings import Reading
-from tests import events
+from tests import events, flow
 
 pytestmark = pytest.mark.localstack
 
@@ -70,36 +69,12 @@ def _comparable(configuration: Any) -> Any:
     }
 
 
-def rows_for(
-    stack: EmbeddedStack,
-    done: Callable[[dict[str, dict[str, Any]]], bool],
-    timeout_s: float = 90,
-) -> dict[str, dict[str, Any]]:
-    """The index rows by id, once ``done`` holds for them (or at the timeout)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        items = aws.dynamodb().scan(TableName=stack.resources.index_table)["Items"]
-        rows = {row["id"]: row for row in map(tables.plain, items)}
-        if done(rows) or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.25)
-
-
 def test_uploads_become_thumbnails_and_index_rows(
     stack: EmbeddedStack, read_image: Callable[[str], bytes]
 ) -> None:
     s3 = aws.s3()
-    uploads = {
-        "uploads/holiday/beach day.jpg": read_image("Landscape_6.jpg"),
-        "uploads/flowers.jpeg": read_image("flowers.jpeg"),
-        "uploads/drawing.svg": read_image("check.svg"),
-        "elsewhere/ignored.jpg": read_image("flowers.jpeg"),  # outside the notification's prefix
-    }
-    for key, data in uploads.items():
-        s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=data)
-    expected = {key for key in uploads if key.startswith(resources.SOURCE_PREFIX)}
-
-    rows = rows_for(stack, lambda rows: expected <= set(rows))
+    expected = flow.upload_samples(stack, read_image)
+    rows = flow.rows_for(stack, lambda rows: expected <= set(rows))
 
     assert set(rows) == expected
     assert rows["uploads/drawing.svg"]["status"] == "rejected"
@@ -137,14 +112,16 @@ def test_a_reupload_of_the_same_key_is_thumbnailed_again(
         def indexed(rows: dict[str, dict[str, Any]], etag: str = etag) -> bool:
             return bool(rows.get(key, {}).get("source-etag") == etag)
 
-        row = rows_for(stack, indexed)
+        row = flow.rows_for(stack, indexed)
         assert row[key]["source-etag"] == etag and row[key]["status"] == "ok"
         thumbnails.append(row[key])
         etags.append(etag)
     first, second = thumbnails
     assert (first["width"], first["height"]) != (second["width"], second["height"])
     assert first["sequencer"] == second["sequencer"]  # the constant, padded
-    other = rows_for(stack, lambda rows: "uploads/flowers.jpeg" in rows)["uploads/flowers.jpeg"]
+    other = flow.rows_for(stack, lambda rows: "uploads/flowers.jpeg" in rows)[
+        "uploads/flowers.jpeg"
+    ]
     assert other["sequencer"] == first["sequencer"]  # the same for every key
 
     # The first upload's event delivered late, with the same constant sequencer: skipped at the
