@@ -4,7 +4,9 @@
 Runtime API, such as a container) against its own Runtime API server on 127.0.0.1, hands it one
 event at a time, and measures each invocation as Lambda does: Init Duration (start to the first
 ``GET /next``), Duration (event handed out to answer), Billed Duration (rounded up to the
-millisecond) and Max Memory Used (the process's peak RSS).
+millisecond) and Max Memory Used (the process's peak RSS). A launcher that measures the
+environment itself (``Measuring``: ``devstack.cgroups.Cgroup``, Lambda's CPU share and memory
+limit) supplies Max Memory Used, Init's CPU time and out-of-memory deaths instead.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final, Protocol, runtime_checkable
 
 from devstack.function_url import serve_in_thread
 
@@ -51,7 +53,10 @@ class Report:
     memory_size_mb: int
     max_memory_used_mb: int
     init_duration_ms: float | None = None  # set on a cold start only
-    status: str = "ok"
+    status: str = "ok"  # or "error", "timeout", "out of memory"
+    init_cpu_ms: float | None = None  # a cold start: Init's CPU time
+    peak_rss_mb: int | None = None  # the runtime client's own VmHWM, beside a cgroup's figure
+    cpu_ms: float | None = None  # CPU time the invocation used (not Init's)
     note: str = ""  # what the invocation carried, for people reading a table of reports
 
     @property
@@ -89,6 +94,8 @@ class _RuntimeState:
         self.pending: queue.Queue[_Invocation | None] = queue.Queue()
         self.current: dict[str, _Invocation] = {}
         self.first_next: float | None = None
+        self.on_first_next: Any = None  # called in the server thread at the first GET /next
+        self.init_cpu_ms: float | None = None
         self.init_error: dict[str, Any] | None = None
         self.ready = threading.Event()
 
@@ -102,6 +109,8 @@ def _handler_class(state: _RuntimeState) -> type[BaseHTTPRequestHandler]:
                 return self._answer(404, b'{"errorMessage": "not found"}')
             if state.first_next is None:
                 state.first_next = time.perf_counter()
+                if state.on_first_next is not None:
+                    state.init_cpu_ms = state.on_first_next()
                 state.ready.set()
             invocation = state.pending.get()
             if invocation is None:  # shutting down
@@ -185,6 +194,33 @@ class Launcher(Protocol):
         ...
 
 
+@runtime_checkable
+class Measuring(Protocol):
+    """A launcher that measures the execution environment itself, as Lambda does."""
+
+    def initialized(self) -> float | None:
+        """Called at the first ``GET /next``: Init's CPU time in ms (Init has ended)."""
+        ...
+
+    def max_memory_used_mb(self) -> int | None:
+        """The environment's peak memory so far."""
+        ...
+
+    def out_of_memory(self, returncode: int | None) -> bool:
+        """Whether the process that ended with ``returncode`` was killed at its memory size."""
+        ...
+
+    def cpu_ms(self) -> float | None:
+        """CPU time of the whole environment so far."""
+        ...
+
+
+class _Died(Exception):
+    def __init__(self, code: int | None, phase: str) -> None:
+        super().__init__(f"the process exited with {code} during {phase}")
+        self.code, self.phase = code, phase
+
+
 @dataclass
 class Interpreter:
     """``python -m awslambdaric HANDLER`` on this machine (``-S`` etc. in ``flags``)."""
@@ -235,6 +271,9 @@ class FunctionProcess:
 
     def _start(self) -> None:
         self._state = _RuntimeState(self.arn)
+        self._state.on_first_next = (
+            self.launcher.initialized if isinstance(self.launcher, Measuring) else self._cpu_ms
+        )
         self._server = serve_in_thread(_handler_class(self._state))
         url = self._server.__enter__()
         api = url.removeprefix("http://")
@@ -273,30 +312,35 @@ class FunctionProcess:
                 body=json.dumps(event).encode(),
                 deadline_ms=int((time.time() + self.timeout_s) * 1000),
             )
+            cpu_before = None if cold else self._cpu_ms()
             self._state.pending.put(invocation)
             init_ms = None
-            if cold:
-                if not self._wait(self._state.ready, self.timeout_s, "init"):
-                    self._stop_process()
-                    raise InvocationFailed("timeout", f"no GET /next within {self.timeout_s} s")
-                if self._state.init_error is not None:
-                    self._stop_process()
-                    raise InvocationFailed("init", self._state.init_error)
-                assert self._state.first_next is not None
-                init_ms = (self._state.first_next - self._started) * 1000
-            finished = self._wait(invocation.done, self.timeout_s, "invoke")
-            report = Report(
-                function=self.name,
-                request_id=invocation.request_id,
-                duration_ms=(
-                    (invocation.answered if finished else time.perf_counter())
-                    - (invocation.handed_out or time.perf_counter())
+            try:
+                if cold:
+                    if not self._wait(self._state.ready, self.timeout_s, "init"):
+                        self._stop_process()
+                        raise InvocationFailed("timeout", f"no GET /next within {self.timeout_s} s")
+                    if self._state.init_error is not None:
+                        self._stop_process()
+                        raise InvocationFailed("init", self._state.init_error)
+                    assert self._state.first_next is not None
+                    init_ms = (self._state.first_next - self._started) * 1000
+                    cpu_before = self._state.init_cpu_ms
+                finished = self._wait(invocation.done, self.timeout_s, "invoke")
+            except _Died as died:
+                # Lambda reports a function killed at its memory size with a REPORT line too.
+                report = self._report(invocation, False, init_ms, cpu_before)
+                if died.phase == "init":
+                    report.init_duration_ms = (time.perf_counter() - self._started) * 1000
+                oom = isinstance(self.launcher, Measuring) and self.launcher.out_of_memory(
+                    died.code
                 )
-                * 1000,
-                memory_size_mb=self.memory_mb,
-                max_memory_used_mb=self._peak_rss_mb(),
-                init_duration_ms=init_ms,
-            )
+                report.status = "out of memory" if oom else "crash"
+                self.reports.append(report)
+                logger.info("%s %s", self.name, report.line())
+                self._stop_process()
+                raise InvocationFailed(report.status, str(died), report) from None
+            report = self._report(invocation, finished, init_ms, cpu_before)
             if not finished:
                 report.status = "timeout"
                 self.reports.append(report)
@@ -309,15 +353,57 @@ class FunctionProcess:
                 raise InvocationFailed("error", invocation.error, report)
             return (json.loads(invocation.answer) if invocation.answer else None), report
 
+    def _report(
+        self,
+        invocation: _Invocation,
+        finished: bool,
+        init_ms: float | None,
+        cpu_before: float | None,
+    ) -> Report:
+        assert self._state is not None
+        ended = invocation.answered if finished else time.perf_counter()
+        cpu_after = self._cpu_ms()
+        peak_rss = self._peak_rss_mb()
+        measured = (
+            self.launcher.max_memory_used_mb() if isinstance(self.launcher, Measuring) else None
+        )
+        return Report(
+            function=self.name,
+            request_id=invocation.request_id,
+            duration_ms=(ended - (invocation.handed_out or ended)) * 1000,
+            memory_size_mb=self.memory_mb,
+            max_memory_used_mb=measured if measured is not None else peak_rss,
+            init_duration_ms=init_ms,
+            init_cpu_ms=self._state.init_cpu_ms if init_ms is not None else None,
+            peak_rss_mb=peak_rss if measured is not None else None,
+            cpu_ms=(
+                cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
+            ),
+        )
+
+    def _cpu_ms(self) -> float | None:
+        """CPU time of the environment so far: the launcher's figure, else the runtime client's
+        user + system time (in clock ticks, 10 ms on most machines)."""
+        if isinstance(self.launcher, Measuring):
+            return self.launcher.cpu_ms()
+        assert self._process is not None
+        pid = self.launcher.runtime_pid(self._process)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() if pid else []
+        except OSError:
+            return None
+        if len(fields) < 13:
+            return None
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
     def _wait(self, done: threading.Event, timeout_s: float, phase: str) -> bool:
-        """Wait for ``done`` while the process lives; False on timeout, raises if it died."""
+        """Wait for ``done`` while the process lives; False on timeout, raises _Died if it
+        died."""
         assert self._process is not None
         deadline = time.monotonic() + timeout_s
         while not done.wait(_POLL):
             if self._process.poll() is not None:
-                code = self._process.returncode
-                self._stop_process()
-                raise InvocationFailed("crash", f"the process exited with {code} during {phase}")
+                raise _Died(self._process.returncode, phase)
             if time.monotonic() > deadline:
                 return False
         return True
