@@ -1,36 +1,82 @@
 """The benchmark report: the original blog's CloudWatch table, for every method and image.
 
-    python -m bench.report      (make bench-report; make bench-results runs everything)
+    python -m bench.report [--results DIR] [--markdown FILE]
+    (make bench-report: a run's own DIR; make bench-results: the committed bench/RESULTS.md)
 
-Reads pytest-benchmark's JSON (bench/results/core.json) and, when present, the end-to-end run
-(bench/results/e2e.json); writes bench/RESULTS.md and its charts. Every figure comes from those
-files; the only constants are Lambda's pricing and its CPU-per-memory rule, cited below.
+Reads pytest-benchmark's JSON (DIR/core.json; DIR/sizes.json from bench/test_sizes.py when
+present) and the end-to-end run (DIR/e2e.json, bench/e2e.py) when present; writes the markdown
+and its charts (into DIR). Every figure comes from those files; the only constants are Lambda's
+pricing and its CPU-per-memory rule, cited below.
 
-Lambda model. Lambda gives a function CPU in proportion to its memory, one full vCPU at 1,769 MB,
-so a measured CPU time t becomes t * 1769 / M at M MB below that (never less than the wall time
-measured here). Memory Used is the peak RSS of a fresh Python process making one thumbnail (the
-runtime client and botocore add about 20 MB in a real function: see the end-to-end table).
+Measured and modelled. The end-to-end run measures each memory size where cgroups can be written
+(devstack/cgroups.py: Lambda's CPU share as a CPU quota, the memory size as a memory limit); its
+figures are "measured". Everything else is "modelled", and says so: Lambda gives a function CPU
+in proportion to its memory, one full vCPU at 1,769 MB, so a CPU time t measured here becomes
+t * 1769 / M at M MB below that (never less than the wall time measured here), and a peak memory
+over M means out of memory.
+
+Cheapest MemorySetInMB (``cheapest``): among the memory sizes considered (every Lambda size the
+peak memory fits in, for the modelled core tables; the sizes measured without an out-of-memory
+death or a rejection, for the end-to-end table), the smallest whose cost per invocation is within
+COST_TOLERANCE (5%) of the least. Below one vCPU a CPU-bound function costs about the same at
+every size (its duration shrinks as the price per millisecond grows), so an exact minimum would
+flip between runs on noise; the tolerance and the preference for the smaller size make it stable.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-RESULTS: Final = Path(__file__).resolve().parent / "results"
-REPORT: Final = Path(__file__).resolve().parent / "RESULTS.md"
+BENCH: Final = Path(__file__).resolve().parent
+RESULTS: Final = BENCH / "results"  # the committed run (make bench-results)
+RUN: Final = RESULTS / "run"  # a run's own output (make bench, bench-e2e, bench-report)
+REPORT: Final = BENCH / "RESULTS.md"
 
 FULL_VCPU_MB: Final = 1769  # AWS Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 MEMORY_SIZES: Final = (128, 256, 512, 768, 1024, 1536, 1769, 2048, 3008, 4096, 10240)
 # AWS Lambda pricing, arm64, us-east-1, first tier (as published on aws.amazon.com/lambda/pricing).
 ARM64_USD_PER_GB_SECOND: Final = 0.0000133334
 USD_PER_REQUEST: Final = 0.20 / 1_000_000
-METHOD_ORDER: Final = ("naive", "pillow-thumbnail", "tuned", "pyvips", "floor")
+COST_TOLERANCE: Final = 0.05
+METHOD_ORDER: Final = (
+    "naive",
+    "pillow-thumbnail",
+    "tuned",
+    "pyvips",
+    "sharp",
+    "rust-image",
+    "floor",
+)
+# What tuned is compared with, in every ratio line.
+PEERS: Final = ("naive", "pillow-thumbnail", "pyvips", "sharp", "rust-image", "floor")
+NOT_CORE: Final = ("renditions", "placeholder")
+E2E_SIZE: Final = 128  # the original blog's memory size: the end-to-end table in full
+
+
+def cost_per_million(billed_ms: float, memory_mb: int) -> float:
+    """Dollars per million invocations billed ``billed_ms`` at ``memory_mb`` (arm64)."""
+    per_call = (
+        math.ceil(billed_ms) / 1000 * memory_mb / 1024 * ARM64_USD_PER_GB_SECOND + USD_PER_REQUEST
+    )
+    return per_call * 1_000_000
+
+
+def cheapest(costs: Mapping[int, float], tolerance: float = COST_TOLERANCE) -> int | None:
+    """The smallest memory size whose cost is within ``tolerance`` of the least (module
+    docstring); None when there is no size to choose from."""
+    if not costs:
+        return None
+    least = min(costs.values())
+    return min(size for size, cost in costs.items() if cost <= least * (1 + tolerance))
 
 
 @dataclass(frozen=True)
@@ -45,40 +91,29 @@ class Measurement:
     rounds: int
 
     def estimate_ms(self, memory_mb: int) -> float:
-        """Duration at ``memory_mb`` under Lambda's CPU-share rule."""
+        """Duration at ``memory_mb`` under Lambda's CPU-share rule (modelled)."""
         return max(self.median_ms, self.cpu_ms * FULL_VCPU_MB / memory_mb)
 
     def fits(self, memory_mb: int) -> bool:
         return self.memory_used_mb <= memory_mb
 
     def cost_per_million(self, memory_mb: int) -> float:
-        billed_s = math.ceil(self.estimate_ms(memory_mb)) / 1000
-        per_call = billed_s * memory_mb / 1024 * ARM64_USD_PER_GB_SECOND + USD_PER_REQUEST
-        return per_call * 1_000_000
+        return cost_per_million(self.estimate_ms(memory_mb), memory_mb)
 
     def cheapest(self) -> int | None:
-        """The memory size that costs least among those the measured peak fits in.
-
-        Below one vCPU, CPU-bound work costs the same at every size (duration shrinks as the
-        price per millisecond grows), so sizes within 1% of the least cost count as equal and
-        the fastest of them wins.
-        """
-        sizes = [m for m in MEMORY_SIZES if self.fits(m)]
-        if not sizes:
-            return None
-        least = min(self.cost_per_million(m) for m in sizes)
-        equal = [m for m in sizes if self.cost_per_million(m) <= least * 1.01]
-        return min(equal, key=self.estimate_ms)
+        """The cheapest Lambda size the measured peak fits in (``cheapest``), modelled."""
+        return cheapest({m: self.cost_per_million(m) for m in MEMORY_SIZES if self.fits(m)})
 
 
-def _is_core(bench: dict[str, Any]) -> bool:
-    return bench["extra_info"].get("method") in METHOD_ORDER
+def _core_method(bench: dict[str, Any]) -> bool:
+    method = str(bench["extra_info"].get("method", ""))
+    return bool(method) and not method.startswith(NOT_CORE)
 
 
 def load_core(path: Path) -> tuple[list[Measurement], dict[str, Any]]:
     data = json.loads(path.read_text())
     found = []
-    for bench in filter(_is_core, data["benchmarks"]):
+    for bench in filter(_core_method, data["benchmarks"]):
         info, stats = bench["extra_info"], bench["stats"]
         found.append(
             Measurement(
@@ -102,28 +137,60 @@ def by_image(measurements: Iterable[Measurement]) -> dict[str, dict[str, Measure
     return grouped
 
 
-def _ratio(a: Measurement | None, b: Measurement | None) -> str:
-    return f"{a.median_ms / b.median_ms:.2f}" if a and b else "-"
+def ordered_methods(names: Iterable[str]) -> list[str]:
+    """The known methods in their order, then any other method the JSON holds."""
+    present = set(names)
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
 
 
-def core_tables(grouped: dict[str, dict[str, Measurement]]) -> str:
+def _held_out() -> set[str]:
+    try:
+        from devstack import samples
+    except ImportError:  # pragma: no cover - the report is read from JSON alone
+        return set()
+    return {name for name, spec in samples.SPECS.items() if spec.held_out}
+
+
+def _label(image: str, held_out: AbstractSet[str]) -> str:
+    return f"{image} (held out)" if image in held_out else image
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def ratio_line(methods: Mapping[str, Measurement]) -> str:
+    tuned = methods.get("tuned")
+    parts = [
+        f"tuned/{peer} {_ratio(tuned.median_ms if tuned else None, m.median_ms)}"
+        for peer in PEERS
+        if (m := methods.get(peer)) is not None
+    ]
+    missing = [peer for peer in PEERS if peer not in methods]
+    text = "Ratios of medians, one run: " + (", ".join(parts) or "-") + "."
+    if missing:
+        text += f" Not measured on this image: {', '.join(missing)}."
+    return text
+
+
+def core_tables(
+    grouped: dict[str, dict[str, Measurement]], held_out: AbstractSet[str] = frozenset()
+) -> str:
     out = []
     for image, methods in grouped.items():
-        out.append(f"### {image}\n")
+        out.append(f"### {_label(image, held_out)}\n")
         out.append(
-            "| method | here: median (min-max) ms | DurationInMS @128 MB | "
+            "| method | here: median (min-max) ms | DurationInMS @128 MB (modelled) | "
             "BilledDurationInMS | MemorySetInMB | MemoryUsedInMB | cheapest MemorySetInMB "
             "| DurationInMS there | $ per 1M images there |"
         )
         out.append("|---|---|---|---|---|---|---|---|---|")
-        for name in METHOD_ORDER:
-            m = methods.get(name)
-            if m is None:
-                continue
+        for name in ordered_methods(methods):
+            m = methods[name]
             at_128 = m.estimate_ms(128)
             fits = "" if m.fits(128) else " (over 128 MB: out of memory)"
             best = m.cheapest()
-            cheapest = (
+            there = (
                 f"{best} | {m.estimate_ms(best):.0f} | {m.cost_per_million(best):.2f}"
                 if best
                 else "- | - | -"
@@ -131,15 +198,420 @@ def core_tables(grouped: dict[str, dict[str, Measurement]]) -> str:
             out.append(
                 f"| {name} | {m.median_ms:.1f} ({m.min_ms:.1f}-{m.max_ms:.1f}) | "
                 f"{at_128:.0f}{fits} | {math.ceil(at_128)} | 128 | "
-                f"{m.memory_used_mb:.0f} | {cheapest} |"
+                f"{m.memory_used_mb:.0f} | {there} |"
             )
-        tuned = methods.get("tuned")
-        out.append(
-            f"\nRatios of medians, one run: tuned/naive {_ratio(tuned, methods.get('naive'))}"
-            f", tuned/pyvips {_ratio(tuned, methods.get('pyvips'))}, tuned/floor "
-            f"{_ratio(tuned, methods.get('floor'))}.\n"
-        )
+        out.append(f"\n{ratio_line(methods)}\n")
     return "\n".join(out)
+
+
+# --- every rendition size (bench/test_sizes.py) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizeMeasurement:
+    method: str
+    image: str
+    size: int
+    median_ms: float
+    cpu_ms: float
+    psnr_db: float | None  # None: no image (the floor) or not EXIF-oriented
+
+
+def load_sizes(path: Path) -> list[SizeMeasurement]:
+    found = []
+    for bench in json.loads(path.read_text())["benchmarks"]:
+        info = bench["extra_info"]
+        if "size" not in info:
+            continue
+        found.append(
+            SizeMeasurement(
+                method=info["method"],
+                image=info["image"],
+                size=int(info["size"]),
+                median_ms=bench["stats"]["median"] * 1000,
+                cpu_ms=info.get("cpu_ms", 0.0),
+                psnr_db=info.get("psnr_db"),
+            )
+        )
+    return found
+
+
+def _sizes_grid(
+    found: Iterable[SizeMeasurement],
+) -> dict[str, dict[int, dict[str, SizeMeasurement]]]:
+    grid: dict[str, dict[int, dict[str, SizeMeasurement]]] = {}
+    for m in found:
+        grid.setdefault(m.image, {}).setdefault(m.size, {})[m.method] = m
+    return grid
+
+
+def _psnr_delta(a: SizeMeasurement | None, b: SizeMeasurement | None) -> str:
+    if a is None or b is None or a.psnr_db is None or b.psnr_db is None:
+        return "-"
+    return f"{a.psnr_db - b.psnr_db:+.2f}"
+
+
+def _cell(m: SizeMeasurement | None, vips: SizeMeasurement | None) -> str:
+    if m is None:
+        return "-"
+    if m.psnr_db is None:
+        return f"{m.median_ms:.0f} ms"
+    delta = "" if m.method == "pyvips" else f" ({_psnr_delta(m, vips)})"
+    return f"{m.median_ms:.0f} ms, {m.psnr_db:.1f} dB{delta}"
+
+
+def sizes_tables(found: Sequence[SizeMeasurement], held_out: AbstractSet[str] = frozenset()) -> str:
+    """The summary matrices (tuned against pyvips and sharp, by image and size, with the PSNR
+    difference from pyvips), then every method's figures per image."""
+    if not found:
+        return "_No sizes benchmarks: `make bench-sizes` runs them._\n"
+    grid = _sizes_grid(found)
+    sizes = sorted({m.size for m in found})
+    head = "| image | " + " | ".join(f"{s} px" for s in sizes) + " |"
+    rule = "|---|" + "---|" * len(sizes)
+    out = []
+    for peer in ("pyvips", "sharp"):
+        out += [f"**tuned/{peer}**, medians (below 1.00: tuned is faster)\n", head, rule]
+        for image, by_size in grid.items():
+            cells = []
+            for s in sizes:
+                row = by_size.get(s, {})
+                tuned, other = row.get("tuned"), row.get(peer)
+                cells.append(
+                    _ratio(tuned.median_ms if tuned else None, other.median_ms if other else None)
+                )
+            out.append(f"| {_label(image, held_out)} | " + " | ".join(cells) + " |")
+        out.append("")
+    out += ["**PSNR of tuned minus PSNR of pyvips**, dB (above 0: tuned is closer)\n", head, rule]
+    for image, by_size in grid.items():
+        cells = [
+            _psnr_delta(by_size.get(s, {}).get("tuned"), by_size.get(s, {}).get("pyvips"))
+            for s in sizes
+        ]
+        out.append(f"| {_label(image, held_out)} | " + " | ".join(cells) + " |")
+    out.append("")
+    methods = ordered_methods(m.method for m in found)
+    out.append(
+        "Every method per image: median ms, PSNR against the reference dB (difference from "
+        "pyvips'). No PSNR: the method makes no image (floor) or ignores EXIF orientation.\n"
+    )
+    for image, by_size in grid.items():
+        out.append(f"#### {_label(image, held_out)}\n")
+        out.append("| size | " + " | ".join(methods) + " | tuned/pyvips | tuned/sharp |")
+        out.append("|---|" + "---|" * (len(methods) + 2))
+        for s in sizes:
+            row = by_size.get(s, {})
+            vips, tuned = row.get("pyvips"), row.get("tuned")
+            ratios = [
+                _ratio(tuned.median_ms if tuned else None, p.median_ms if p else None)
+                for p in (vips, row.get("sharp"))
+            ]
+            cells = [_cell(row.get(m), vips) for m in methods] + ratios
+            out.append(f"| {s} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+# --- end to end (bench/e2e.py) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One end-to-end invocation, measured under the cgroup limits or modelled from one run
+    without them."""
+
+    image: str
+    start: str  # cold, warm, or "cold, Init capped"
+    memory_mb: int
+    duration_ms: float
+    billed_ms: int
+    max_memory_used_mb: int
+    peak_rss_mb: int | None
+    init_ms: float | None
+    init_cpu_ms: float | None
+    cpu_ms: float | None
+    status: str  # ok, out of memory, timeout, crash, error
+    outcome: str  # the index row's status (ok, rejected) or the status
+    measured: bool
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> Invocation:
+        measured = row.get("mode", "modelled") == "measured"
+        memory = int(row["memory_size_mb"])
+        duration, status = float(row["duration_ms"]), str(row.get("status", "ok"))
+        peak = int(row["max_memory_used_mb"])
+        cpu = row.get("cpu_ms")
+        if not measured:  # Lambda's rule on a run without limits
+            if cpu is not None:
+                duration = max(duration, float(cpu) * FULL_VCPU_MB / memory)
+            if peak > memory and status == "ok":
+                status = "out of memory"
+        return cls(
+            image=row["image"],
+            start=row["start"],
+            memory_mb=memory,
+            duration_ms=duration,
+            billed_ms=max(1, math.ceil(duration)),
+            max_memory_used_mb=peak,
+            peak_rss_mb=row.get("peak_rss_mb"),
+            init_ms=row.get("init_duration_ms"),
+            init_cpu_ms=row.get("init_cpu_ms"),
+            cpu_ms=cpu,
+            status=status,
+            outcome=status if status != "ok" else str(row.get("outcome") or "ok"),
+            measured=measured,
+        )
+
+    @property
+    def made_it(self) -> bool:
+        return self.status == "ok" and self.outcome == "ok"
+
+
+def load_e2e(path: Path) -> tuple[list[Invocation], dict[str, Any]]:
+    data = json.loads(path.read_text())
+    rows = [{"mode": data.get("mode", "modelled"), **row} for row in data["invocations"]]
+    return [Invocation.from_json(row) for row in rows], data
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def e2e_table(
+    invocations: Sequence[Invocation],
+    memory_mb: int = E2E_SIZE,
+    held_out: AbstractSet[str] = frozenset(),
+) -> str:
+    """Every invocation at ``memory_mb``: the REPORT figures, Init's CPU time, the outcome."""
+    rows = [i for i in invocations if i.memory_mb == memory_mb]
+    if not rows:
+        return f"_No end-to-end invocations at {memory_mb} MB._\n"
+    how = "measured" if all(i.measured for i in rows) else "modelled"
+    out = [
+        f"At {memory_mb} MB, {how}:\n",
+        "| image | start | Init Duration ms | Init CPU ms | DurationInMS | BilledDurationInMS | "
+        "MemorySetInMB | MemoryUsedInMB | peak RSS MB | outcome |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i in rows:
+        outcome = "**out of memory**" if i.status == "out of memory" else i.outcome
+        out.append(
+            f"| {_label(i.image, held_out)} | {i.start} | {_ms(i.init_ms)} | "
+            f"{_ms(i.init_cpu_ms)} | "
+            f"{i.duration_ms:.0f} | {i.billed_ms} | {i.memory_mb} | {i.max_memory_used_mb} | "
+            f"{i.peak_rss_mb if i.peak_rss_mb is not None else '-'} | {outcome} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def e2e_sizes_table(
+    invocations: Sequence[Invocation], held_out: AbstractSet[str] = frozenset()
+) -> str:
+    """Per image and size: cold and warm Duration, Max Memory Used, deaths; the cheapest size."""
+    sizes = sorted({i.memory_mb for i in invocations})
+    images = list(dict.fromkeys(i.image for i in invocations))
+    how = "measured" if all(i.measured for i in invocations) else "modelled"
+    out = [
+        f"Cold / warm DurationInMS and MemoryUsedInMB at each MemorySetInMB, {how}; OOM: out of "
+        "memory, rejected: over the pixel budget of that size.\n",
+        "| image | " + " | ".join(f"{s} MB" for s in sizes) + " | cheapest MemorySetInMB |",
+        "|---|" + "---|" * (len(sizes) + 1),
+    ]
+    for image in images:
+        cells = []
+        for size in sizes:
+            here = {i.start: i for i in invocations if i.image == image and i.memory_mb == size}
+            cold, warm = here.get("cold"), here.get("warm")
+            if cold is None:
+                cells.append("-")
+            elif cold.status == "out of memory":
+                cells.append(f"OOM ({cold.max_memory_used_mb} MB)")
+            elif not cold.made_it:
+                cells.append(cold.outcome)
+            else:
+                warm_ms = f"{warm.duration_ms:.0f}" if warm and warm.made_it else "-"
+                peak = max(i.max_memory_used_mb for i in here.values())
+                cells.append(f"{cold.duration_ms:.0f} / {warm_ms} ({peak} MB)")
+        out.append(
+            f"| {_label(image, held_out)} | "
+            + " | ".join(cells)
+            + f" | {_e2e_cheapest(invocations, image)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def e2e_costs(invocations: Sequence[Invocation], image: str) -> dict[int, float]:
+    """Cost per million at each size where the warm invocation made the thumbnail."""
+    return {
+        i.memory_mb: cost_per_million(i.billed_ms, i.memory_mb)
+        for i in invocations
+        if i.image == image and i.start == "warm" and i.made_it
+    }
+
+
+def _e2e_cheapest(invocations: Sequence[Invocation], image: str) -> str:
+    costs = e2e_costs(invocations, image)
+    best = cheapest(costs)
+    return f"{best} (${costs[best]:.2f} per 1M)" if best else "-"
+
+
+def init_summary(invocations: Sequence[Invocation]) -> str:
+    """Init with and without the quota, per size (the first image's cold starts)."""
+    capped = [i for i in invocations if i.start == "cold, Init capped"]
+    if not capped:
+        return ""
+    out = [
+        "Init, the same cold start with the CPU quota lifted during Init (as the other rows) and "
+        "applied from the start:\n",
+        "| MemorySetInMB | image | Init Duration ms, quota lifted | Init Duration ms, quota "
+        "applied | Init CPU ms (lifted / applied) |",
+        "|---|---|---|---|---|",
+    ]
+    for c in capped:
+        free = next(
+            (
+                i
+                for i in invocations
+                if i.image == c.image and i.memory_mb == c.memory_mb and i.start == "cold"
+            ),
+            None,
+        )
+        out.append(
+            f"| {c.memory_mb} | {c.image} | {_ms(free.init_ms if free else None)} | "
+            f"{_ms(c.init_ms)} | {_ms(free.init_cpu_ms if free else None)} / "
+            f"{_ms(c.init_cpu_ms)} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+POWER_IMAGES: Final = (
+    "photo-12mp",
+    "photo-24mp-progressive-heldout",
+    "photo-48mp",
+    "phone-portrait",
+    "photo-12mp-webp",
+    "screenshot-4k",
+    "screenshot-5k",
+)
+
+
+def charts(
+    grouped: dict[str, dict[str, Measurement]],
+    folder: Path,
+    invocations: Sequence[Invocation] = (),
+) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    images = list(grouped)
+    methods = ordered_methods(m for by in grouped.values() for m in by)
+    width = 0.8 / len(methods)
+    figure, (durations, memory) = plt.subplots(2, 1, figsize=(13, 8.5), sharex=True)
+    for n, method in enumerate(methods):
+        xs = [i + n * width for i in range(len(images)) if method in grouped[images[i]]]
+        present = [grouped[image][method] for image in images if method in grouped[image]]
+        durations.bar(xs, [m.estimate_ms(128) for m in present], width, label=method)
+        memory.bar(xs, [m.memory_used_mb for m in present], width, label=method)
+    durations.set_yscale("log")
+    durations.set_ylabel("ms at 128 MB, modelled (log)")
+    memory.set_ylabel("peak RSS of one thumbnail, MB")
+    memory.axhline(128, color="grey", linestyle="--", linewidth=1)
+    memory.annotate(
+        "128 MB: the original's memory size",
+        xy=(1.0, 128),
+        xycoords=("axes fraction", "data"),
+        xytext=(-4, 3),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        color="grey",
+        fontsize=8,
+    )
+    memory.set_xticks([i + 0.4 - width / 2 for i in range(len(images))], images, rotation=25)
+    # Outside the axes, so it hides no bar.
+    durations.legend(ncols=len(methods), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    durations.set_title(
+        "Thumbnail to 200 px: duration at 128 MB (modelled: CPU time x 1769/128) and memory",
+        pad=30,
+    )
+    figure.tight_layout()
+    figure.savefig(folder / "durations.png", dpi=90)
+    plt.close(figure)
+
+    figure, (time_axis, cost_axis) = plt.subplots(1, 2, figsize=(13, 5))
+    measured = bool(invocations) and all(i.measured for i in invocations)
+    if invocations:
+        for image in [i for i in POWER_IMAGES if any(v.image == i for v in invocations)] or list(
+            dict.fromkeys(v.image for v in invocations)
+        ):
+            warm = sorted(
+                (v for v in invocations if v.image == image and v.start == "warm" and v.made_it),
+                key=lambda v: v.memory_mb,
+            )
+            if not warm:
+                continue
+            sizes = [v.memory_mb for v in warm]
+            line = time_axis.plot(sizes, [v.duration_ms for v in warm], marker="o", label=image)
+            cost_axis.plot(
+                sizes,
+                [cost_per_million(v.billed_ms, v.memory_mb) for v in warm],
+                marker="o",
+                label=image,
+                color=line[0].get_color(),
+            )
+            for v in invocations:  # sizes where the image could not be thumbnailed
+                if v.image == image and v.start == "cold" and not v.made_it:
+                    time_axis.plot(
+                        [v.memory_mb],
+                        [min(x.duration_ms for x in warm)],
+                        marker="x",
+                        color=line[0].get_color(),
+                        markersize=9,
+                    )
+        how = (
+            "measured at each size (CPU quota and memory limit per size)"
+            if measured
+            else "modelled (each size's CPU time scaled by 1769/MB: no cgroups here)"
+        )
+        title = (
+            f"Power tuning, resize function end to end, warm: {how}; x: out of memory or rejected"
+        )
+    else:
+        for image in ("photo-12mp", "screenshot-4k"):
+            for method in ("naive", "tuned"):  # the core's 200 px figures, extrapolated
+                m = grouped.get(image, {}).get(method)
+                if m is None:
+                    continue
+                sizes = [s for s in MEMORY_SIZES if m.fits(s)]
+                label = f"{method}, {image}"
+                time_axis.plot(sizes, [m.estimate_ms(s) for s in sizes], marker="o", label=label)
+                cost_axis.plot(
+                    sizes, [m.cost_per_million(s) for s in sizes], marker="o", label=label
+                )
+        title = "Power tuning, modelled: one measurement scaled by 1769/MB (no end-to-end run)"
+    ticks = sorted({v.memory_mb for v in invocations}) or [128, 512, 1769, 4096, 10240]
+    for axis, label in ((time_axis, "duration, ms"), (cost_axis, "$ per 1M images (arm64)")):
+        axis.set_xscale("log")
+        axis.set_xticks(ticks, [str(t) for t in ticks])
+        axis.minorticks_off()
+        axis.set_xlabel("memory size, MB")
+        axis.set_ylabel(label)
+        axis.grid(True, which="both", alpha=0.3)
+    time_axis.set_yscale("log")
+    cost_axis.legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(folder / "power-tuning.png", dpi=90)
+    plt.close(figure)
+    return [folder / "durations.png", folder / "power-tuning.png"]
+
+
+# --- the whole report --------------------------------------------------------------------------
 
 
 def renditions_tables(path: Path) -> str:
@@ -183,94 +655,74 @@ def renditions_tables(path: Path) -> str:
             )
         out.append("")
     if not out:
-        return "_No renditions benchmarks in bench/results/core.json: `make bench` runs them._\n"
+        return "_No renditions benchmarks in core.json: `make bench` runs them._\n"
     return "\n".join(out)
 
 
-def e2e_table(path: Path) -> str:
+def _e2e_section(
+    path: Path, held_out: AbstractSet[str] = frozenset()
+) -> tuple[str, list[Invocation]]:
     if not path.exists():
-        return "_No end-to-end run in bench/results/e2e.json: `make bench-e2e` makes one._\n"
-    invocations = json.loads(path.read_text())["invocations"]
-    out = [
-        "| image | start | Init Duration ms | DurationInMS | BilledDurationInMS | "
-        "MemorySetInMB | MemoryUsedInMB |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for i in invocations:
-        init = f"{i['init_duration_ms']:.0f}" if i["init_duration_ms"] is not None else "-"
-        out.append(
-            f"| {i['image']} | {i['start']} | {init} | {i['duration_ms']:.0f} | "
-            f"{i['billed_duration_ms']} | {i['memory_size_mb']} | "
-            f"{i['max_memory_used_mb']} |"
+        return f"_No end-to-end run in {path.name}: `make bench-e2e` makes one._\n", []
+    invocations, data = load_e2e(path)
+    if data.get("mode") == "measured":
+        how = (
+            "**Measured**: each function process ran in a cgroup with Lambda's CPU share "
+            f"(cpu.cfs_quota_us = period x MemorySetInMB / {FULL_VCPU_MB}) and its memory size "
+            "as a hard limit (memory and memory+swap); MemoryUsedInMB is the cgroup's peak "
+            "(memory.max_usage_in_bytes: anonymous memory, the page cache its processes brought "
+            "in, kernel memory; pages this machine had cached before stay charged elsewhere, so "
+            "it can read lower than the client's own peak RSS, kept beside it); a process killed "
+            "at its limit is **out of memory**. The quota is lifted during Init (cold starts of "
+            "on-demand functions run near full speed) and applied from the first `GET /next`; "
+            "the Init table has both."
         )
-    return "\n".join(out) + "\n"
+    else:
+        how = (
+            f"**Modelled** ({data.get('why_modelled') or 'no cgroups'}): the invocations ran "
+            f"without limits; DurationInMS is max(wall, CPU time x {FULL_VCPU_MB} / MB) and a "
+            "peak RSS over the size counts as out of memory."
+        )
+    parts = [
+        how,
+        "",
+        e2e_table(invocations, E2E_SIZE, held_out),
+        init_summary(invocations),
+        "### Every memory size\n",
+        e2e_sizes_table(invocations, held_out),
+    ]
+    return "\n".join(parts), invocations
 
 
-def charts(grouped: dict[str, dict[str, Measurement]], folder: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    images = list(grouped)
-    methods = [m for m in METHOD_ORDER if any(m in grouped[i] for i in images)]
-    width = 0.8 / len(methods)
-    figure, (durations, memory) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
-    for n, method in enumerate(methods):
-        xs = [i + n * width for i in range(len(images)) if method in grouped[images[i]]]
-        present = [grouped[image][method] for image in images if method in grouped[image]]
-        durations.bar(xs, [m.estimate_ms(128) for m in present], width, label=method)
-        memory.bar(xs, [m.memory_used_mb for m in present], width, label=method)
-    durations.set_yscale("log")
-    durations.set_ylabel("estimated ms at 128 MB (log)")
-    memory.set_ylabel("peak RSS, MB")
-    memory.axhline(128, color="grey", linestyle="--", linewidth=1)
-    memory.set_xticks([i + 0.4 - width / 2 for i in range(len(images))], images, rotation=20)
-    durations.legend(ncols=len(methods))
-    durations.set_title("Thumbnail to 200 px: duration at 128 MB (estimated) and memory")
-    figure.tight_layout()
-    figure.savefig(folder / "durations.png", dpi=90)
-    plt.close(figure)
-
-    figure, (time_axis, cost_axis) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for image in ("photo-12mp", "screenshot-4k"):
-        for method in ("naive", "tuned"):
-            m = grouped.get(image, {}).get(method)
-            if m is None:
-                continue
-            sizes = [s for s in MEMORY_SIZES if m.fits(s)]
-            label = f"{method}, {image}"
-            time_axis.plot(sizes, [m.estimate_ms(s) for s in sizes], marker="o", label=label)
-            cost_axis.plot(sizes, [m.cost_per_million(s) for s in sizes], marker="o", label=label)
-    for axis, label in ((time_axis, "estimated duration, ms"), (cost_axis, "$ per 1M images")):
-        axis.set_xscale("log")
-        axis.set_xlabel("memory size, MB")
-        axis.set_ylabel(label)
-        axis.grid(True, which="both", alpha=0.3)
-    time_axis.set_yscale("log")
-    cost_axis.legend(fontsize=8)
-    figure.suptitle("Power tuning: duration and cost against memory size (arm64 prices)")
-    figure.tight_layout()
-    figure.savefig(folder / "power-tuning.png", dpi=90)
-    plt.close(figure)
-    return ["results/durations.png", "results/power-tuning.png"]
+def _relative(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path, base)).as_posix()
 
 
-def render(core: Path, e2e: Path, chart_folder: Path) -> str:
+def render(
+    core: Path,
+    e2e: Path,
+    chart_folder: Path,
+    sizes: Path | None = None,
+    markdown_folder: Path | None = None,
+) -> str:
     measurements, machine = load_core(core)
     grouped = by_image(measurements)
-    pictures = charts(grouped, chart_folder)
+    held_out = _held_out()
+    e2e_text, invocations = _e2e_section(e2e, held_out)
+    pictures = charts(grouped, chart_folder, invocations)
+    base = markdown_folder or chart_folder.parent
     libraries = machine.get("libraries", {})
     versions = ", ".join(f"{k} {v}" for k, v in libraries.items())
     rounds = sorted({m.rounds for m in measurements})
+    size_rows = load_sizes(sizes) if sizes is not None and sizes.exists() else []
     return "\n".join(
         [
             "# Benchmark results",
             "",
-            "Regenerate with `make bench-results` (core benchmarks, end-to-end run, this "
-            "report). Every figure below is read from `bench/results/core.json` and "
-            "`bench/results/e2e.json`.",
+            "Regenerate with `make bench-results` (core benchmarks, every rendition size, the "
+            "end-to-end run, this report). Every figure below is read from `core.json`, "
+            "`sizes.json` and `e2e.json` beside the charts; **measured** figures come from runs "
+            "under Lambda's limits, **modelled** ones from Lambda's CPU-share rule.",
             "",
             f"- Machine: {machine.get('cpu', {}).get('brand_raw', '?')}, "
             f"{machine.get('cpu', {}).get('count', '?')} cores, {machine.get('system', '?')} "
@@ -278,21 +730,33 @@ def render(core: Path, e2e: Path, chart_folder: Path) -> str:
             f"- Versions: {versions}",
             f"- Timings: medians over {', '.join(map(str, rounds))} rounds after 2 warm-up rounds, "
             "with min and max; memory: peak RSS of a fresh process making one thumbnail.",
-            "- Lambda estimates: CPU time x 1769 / MemorySetInMB below one vCPU (1,769 MB); "
+            "- Core tables, modelled: CPU time x 1769 / MemorySetInMB below one vCPU (1,769 MB); "
             f"cost at arm64 prices, ${ARM64_USD_PER_GB_SECOND:.10f} per GB-second and $0.20 per "
-            "million requests; the cheapest size is the one, among sizes the peak fits in, "
-            "that costs least.",
+            "million requests. Cheapest MemorySetInMB: among the sizes considered (the core "
+            "tables: every Lambda size the peak fits in; end to end: the sizes measured where "
+            "the thumbnail was made), the smallest whose cost is within "
+            f"{COST_TOLERANCE:.0%} of the least.",
             "",
-            *[f"![{p}]({p})" for p in pictures],
+            *[f"![{p.name}]({_relative(p, base)})" for p in pictures],
             "",
             "## Core: every method on every image, to 200 px",
             "",
             "Methods: **naive** (what the original function did: full decode, LANCZOS resize, "
             "save), **pillow-thumbnail** (`Image.thumbnail()`), **tuned** "
-            "(`handlers.thumbnail.make_thumbnail`), **pyvips** (`thumbnail_buffer`), **floor** "
-            "(libjpeg-turbo's DCT-scaled decode alone, via simplejpeg: no resize, no encode).",
+            "(`handlers.thumbnail.make_thumbnail`), **pyvips** (`thumbnail_buffer`), **sharp** "
+            "(node, one thread), **rust-image** (the original's Rust approach: the `image` crate, "
+            "`thumbnail`, JPEG q85), **floor** (libjpeg-turbo's DCT-scaled decode alone, via "
+            "simplejpeg: no resize, no encode). A method absent from a table was not available "
+            "in the run. Held out: images not tuned on.",
             "",
-            core_tables(grouped),
+            core_tables(grouped, held_out),
+            "## Every rendition size",
+            "",
+            "bench/test_sizes.py: each method to 200, 400, 800, 1024 and 1600 px (medians of 5 "
+            "rounds). PSNR: against Pillow's full decode, EXIF-oriented, resized with LANCZOS "
+            "to the output's size in 8-bit sRGB, over black where there is alpha.",
+            "",
+            sizes_tables(size_rows, held_out),
             "## Renditions: the cost of each extra rendition",
             "",
             "`make_renditions` on each set: the single 200 px `auto` thumbnail, the same plus one "
@@ -307,17 +771,32 @@ def render(core: Path, e2e: Path, chart_folder: Path) -> str:
             "row, one image per invocation; REPORT figures as the router measures them (Duration "
             "includes the S3 download, upload and index write against moto's server).",
             "",
-            e2e_table(e2e),
+            e2e_text,
         ]
     )
 
 
 def main() -> None:
-    core = RESULTS / "core.json"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--results", type=Path, default=RUN, help="the run's JSON; charts go here")
+    parser.add_argument("--markdown", type=Path, help="default: RESULTS.md in --results")
+    args = parser.parse_args()
+    core = args.results / "core.json"
     if not core.exists():
-        sys.exit("no bench/results/core.json: run `make bench` first")
-    REPORT.write_text(render(core, RESULTS / "e2e.json", RESULTS))
-    sys.stdout.write(f"wrote {REPORT}\n")
+        sys.exit(f"no {core}: run `make bench` first")
+    markdown = args.markdown or args.results / "RESULTS.md"
+    markdown.write_text(
+        render(
+            core,
+            args.results / "e2e.json",
+            args.results,
+            sizes=args.results / "sizes.json",
+            markdown_folder=markdown.parent,
+        )
+    )
+    sys.stdout.write(f"wrote {markdown}\n")
 
 
 if __name__ == "__main__":
