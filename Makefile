@@ -12,7 +12,7 @@ INVOKE_PORT ?= 9000
 LOCALSTACK_VENV ?= .venv-localstack
 LOCALSTACK_PORT ?= 4566
 
-.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-e2e bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack deploy deploy-code destroy clean
+.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-sizes bench-e2e bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack deploy deploy-code destroy clean
 
 # A bare `make` lists the targets (the `##` comments below).
 help:
@@ -94,21 +94,34 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-# Core benchmarks: naive vs Image.thumbnail vs tuned vs pyvips vs the libjpeg-turbo floor.
-bench: $(VENV)/.bench-installed  ## core benchmarks: every method on every generated image
-	$(BIN)/pytest bench/ --benchmark-only --benchmark-enable -p no:cacheprovider \
-		--benchmark-json=bench/results/core.json
+# A run's JSON, charts and RESULTS.md go to BENCH_OUT (untracked); only `make bench-results`
+# writes the committed bench/RESULTS.md and bench/results/*.
+BENCH_OUT ?= bench/results/run
+BENCH_PYTEST = $(BIN)/pytest --benchmark-only --benchmark-enable -p no:cacheprovider
 
-# The same images through the embedded stack, cold and warm, with Lambda-style REPORT figures.
-bench-e2e: $(VENV)/.bench-installed  ## every image through the embedded stack, cold and warm
-	$(BIN)/python -m bench.e2e
+# Core benchmarks: naive, Image.thumbnail, tuned and the peers to 200 px, and the renditions.
+bench: $(VENV)/.bench-installed  ## core benchmarks: every method on every image (into BENCH_OUT)
+	mkdir -p $(BENCH_OUT)
+	$(BENCH_PYTEST) bench/ --ignore=bench/test_sizes.py --benchmark-json=$(BENCH_OUT)/core.json
 
-# bench/RESULTS.md and its charts, from bench/results/*.json.
-bench-report: $(VENV)/.bench-installed  ## bench/RESULTS.md and charts from bench/results/*.json
-	$(BIN)/python -m bench.report
+# Every method at 200, 400, 800, 1024 and 1600 px, with PSNR against a LANCZOS reference.
+bench-sizes: $(VENV)/.bench-installed  ## every method at every rendition size, with PSNR (into BENCH_OUT)
+	mkdir -p $(BENCH_OUT)
+	$(BENCH_PYTEST) bench/test_sizes.py --benchmark-json=$(BENCH_OUT)/sizes.json
 
-# All three: what bench/RESULTS.md is committed from.
-bench-results: bench bench-e2e bench-report  ## bench, bench-e2e and bench-report
+# The images through the embedded stack at 128..1769 MB, cold and warm, under Lambda's CPU share
+# and memory limit (cgroups; modelled where they cannot be written).
+bench-e2e: $(VENV)/.bench-installed  ## every image end to end at 128..1769 MB, cold and warm (into BENCH_OUT)
+	$(BIN)/python -m bench.e2e --out $(BENCH_OUT)/e2e.json
+
+# RESULTS.md and its charts from BENCH_OUT's JSON (BENCH_MARKDOWN: write the markdown elsewhere).
+bench-report: $(VENV)/.bench-installed  ## RESULTS.md and charts from BENCH_OUT's JSON
+	$(BIN)/python -m bench.report --results $(BENCH_OUT) $(if $(BENCH_MARKDOWN),--markdown $(BENCH_MARKDOWN))
+
+# All four into bench/results, then bench/RESULTS.md: what is committed.
+bench-results:  ## bench, bench-sizes, bench-e2e and the report: the committed bench/RESULTS.md
+	$(MAKE) bench bench-sizes bench-e2e BENCH_OUT=bench/results
+	$(MAKE) bench-report BENCH_OUT=bench/results BENCH_MARKDOWN=bench/RESULTS.md
 
 # Deploy to the AWS account of your credentials (needs Docker with buildx). ARGS is passed on,
 # e.g. make deploy ARGS="--param FunctionUrlAuthType=NONE" or ARGS=--dry-run.

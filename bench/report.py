@@ -506,6 +506,7 @@ def charts(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     folder.mkdir(parents=True, exist_ok=True)
     images = list(grouped)
@@ -603,6 +604,7 @@ def charts(
         axis.set_ylabel(label)
         axis.grid(True, which="both", alpha=0.3)
     time_axis.set_yscale("log")
+    time_axis.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     cost_axis.legend(fontsize=8)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
