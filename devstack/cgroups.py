@@ -191,9 +191,9 @@ class Cgroup:
 
     inner: Launcher = field(default_factory=Interpreter)
     cap_init: bool = False
-    limits: Limits | None = None
+    limits: Limits | None = field(default=None, init=False)  # the running environment's
     # What the last execution environment measured, after it stopped (the cgroup is gone).
-    last_oom_kills: int = 0
+    last_oom_kills: int = field(default=0, init=False)
 
     def command(self, handler: str, environment: Mapping[str, str]) -> Sequence[str]:
         self.stopped()  # a previous environment's cgroup, if any
