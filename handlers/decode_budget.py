@@ -293,9 +293,11 @@ class _Scan:
     end: int  # last (Se)
 
 
-# A marker: a run of 0xFF (the first byte of the run: the lookbehind keeps the search linear)
-# followed by a byte that is not a stuffed zero, a restart marker or more fill.
-_JPEG_MARKER: Final = re.compile(rb"(?<!\xff)\xff++[^\x00\xd0-\xd7]")
+# A marker: the last 0xFF of a run followed by a byte that is not a stuffed zero, a restart
+# marker or more fill. A two-byte pattern with a literal first byte, so the search runs at C
+# speed over entropy-coded data (a lookbehind with a possessive run took 70 ms on a 5 MB photo,
+# twice the whole decode; this takes 3 ms).
+_JPEG_MARKER: Final = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _NOT_FF: Final = re.compile(rb"[^\xff]")
 _PARAMETERLESS: Final = frozenset({0x01, 0xD8})
 
@@ -316,7 +318,7 @@ def _jpeg_segments(data: bytes, walk: _JpegWalk) -> Iterator[tuple[int, int, int
     pos, end, scanning = 2, len(data), False
     while True:
         if pos < end and data[pos] == 0xFF:
-            # A run starting right here (the lookbehind cannot see that it does).
+            # A run starting right here: it may end in a stuffed zero or a restart marker.
             run_end = _NOT_FF.search(data, pos)
             if run_end is None:
                 return
@@ -328,7 +330,12 @@ def _jpeg_segments(data: bytes, walk: _JpegWalk) -> Iterator[tuple[int, int, int
             found = _JPEG_MARKER.search(data, pos)
             if found is None:
                 return
-            run_start, marker_at = found.start(), found.end() - 1
+            marker_at = found.end() - 1
+            # Where the run of 0xFF began (fill before the marker), without a byte loop; only
+            # counted before the first scan, so entropy-coded data is never copied.
+            run_start = (
+                found.start() if scanning else pos + len(data[pos : found.start()].rstrip(b"\xff"))
+            )
         if not scanning:
             walk.junk += run_start - pos
             walk.fill += marker_at - run_start - 1
