@@ -232,9 +232,9 @@ def make_renditions(
         decoded = source.width * source.height
         if decoded > max_pixels:
             raise _too_large(source_size, source_format, decoded, max_pixels)
-        # libvips' resample costs a copy of the decode and its libraries (+15 MB): only for
-        # JPEG draft decodes (the large renditions' resample) well inside the budget.
-        large_resample = source_format in ("JPEG", "MPO") and decoded <= max_pixels // 2
+        # libvips' resample costs a copy of the decoded image: only where it fits beside the
+        # decode, within half the budget (a large rendition of a photo, not a hostile edge).
+        large_resample = decoded <= max_pixels // 2
         base, orientation, icc = _load(source, sizes, large_resample)
     if orientation in _ORIENTATION:
         base = base.transpose(_ORIENTATION[orientation])
