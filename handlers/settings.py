@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from handlers import renditions, tables
-from handlers.limits import BUDGET_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS
+from handlers.limits import (
+    BUDGET_BYTES_PER_PIXEL,
+    DEFAULT_MAX_PIXELS,
+    RUNTIME_BASELINE_MB,
+    VIPS_RESIDENT_MB,
+)
 from handlers.renditions import OutputFormat, RenditionSpec
 
 # The variables each function reads: the one list of their names (the template, the local stacks
@@ -73,12 +78,13 @@ def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-# Measured: the runtime, botocore's clients and Pillow take about 55 MB before the first image
-# (the deployed function's Max Memory Used; tests/unit/hostile_runner.py models it). The rest,
-# less 9 MB for what the decode estimates leave out (allocator slack, small buffers), is the
-# decode budget: the input's bytes plus handlers.decode_budget's estimate of the decoder's and
-# the pipeline's peak must fit it. It is expressed in pixels of BUDGET_BYTES_PER_PIXEL bytes.
-_BASELINE_MB = 64
+# Measured: the runtime, botocore's clients and Pillow before the first image, and libvips'
+# libraries once a PNG or WebP has loaded them (handlers.limits). The rest, less 14 MB for what
+# the decode estimates leave out (allocator slack, small buffers, and the heap fragmentation
+# earlier large decodes leave in a warm function: up to ~15 MB seen), is the decode budget: the
+# input's bytes plus handlers.decode_budget's estimate of the decoder's and the pipeline's peak
+# must fit it. It is expressed in pixels of BUDGET_BYTES_PER_PIXEL bytes.
+_BASELINE_MB = RUNTIME_BASELINE_MB + VIPS_RESIDENT_MB + 14
 
 
 def _pixel_budget(env: Mapping[str, str]) -> int:

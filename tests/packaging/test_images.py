@@ -191,6 +191,7 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Function],
                     "install",
                     "--quiet",
                     "--only-binary=:all:",
+                    "--no-binary=pyvips",  # an sdist only, pure Python (as in Dockerfile.resize)
                     "--no-compile",
                     "--target",
                     str(target),

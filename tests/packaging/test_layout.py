@@ -13,9 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("handlers", "devstack", "bench", "infra", "tests")
 # What the product may import besides itself and the standard library: the functions' runtime
-# (botocore), the resize function's codecs (PIL, pillow_heif), and type stubs that exist only
-# for mypy.
-PRODUCT_THIRD_PARTY = frozenset({"botocore", "PIL", "pillow_heif"})
+# (botocore), the resize function's codecs (PIL, pillow_heif, pyvips), and type stubs that
+# exist only for mypy.
+PRODUCT_THIRD_PARTY = frozenset({"botocore", "PIL", "pillow_heif", "pyvips"})
 TYPE_STUBS = "mypy_boto3_"
 # package -> the first-party packages it may import
 ALLOWED = {

@@ -43,28 +43,29 @@ def pinned(function: Function) -> dict[str, Version]:
     return found
 
 
-def closure(names: set[str]) -> set[str]:
-    """The names and everything they require (by the installed metadata, markers evaluated for
-    Linux and this Python)."""
+def closure(requirements: list[Requirement]) -> set[str]:
+    """The requirements' names and everything they require, extras asked for included (by the
+    installed metadata, markers evaluated for Linux and this Python)."""
     environment: dict[str, str] = {
         **{key: str(value) for key, value in default_environment().items()},
         "sys_platform": "linux",
         "platform_system": "Linux",
     }
-    seen: set[str] = set()
-    todo = list(names)
+    seen: set[tuple[str, str]] = set()
+    todo = [(canonicalize_name(r.name), extra) for r in requirements for extra in ("", *r.extras)]
     while todo:
-        name = todo.pop()
-        if name in seen:
+        name, extra = todo.pop()
+        if (name, extra) in seen:
             continue
-        seen.add(name)
+        seen.add((name, extra))
         for line in importlib.metadata.requires(name) or []:
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate(
-                {**environment, "extra": ""}
+                {**environment, "extra": extra}
             ):
-                todo.append(canonicalize_name(requirement.name))
-    return seen
+                todo.append((canonicalize_name(requirement.name), ""))
+                todo.extend((canonicalize_name(requirement.name), e) for e in requirement.extras)
+    return {name for name, _ in seen}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
@@ -80,8 +81,7 @@ def test_every_declared_dependency_is_pinned_within_its_range(function: Function
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
 def test_the_set_is_the_closure_of_the_declared_dependencies(function: Function) -> None:
-    top: set[str] = {canonicalize_name(r.name) for r in declared(function)}
-    assert set(pinned(function)) == closure(top)
+    assert set(pinned(function)) == closure(declared(function))
 
 
 def test_the_functions_need_botocore_not_boto3() -> None:

@@ -2,8 +2,9 @@
 
 python -m tests.unit.hostile_runner FILE...   (AWS_LAMBDA_FUNCTION_MEMORY_SIZE set by the caller)
 
-The interpreter imports the handler and builds its AWS clients, as a warm function has, and tops
-its resident memory up to the real function's measured baseline, so the peak it reports is the
+The interpreter imports the handler, builds its AWS clients and thumbnails a JPEG and a PNG
+(which loads libvips), as a warm function has, and tops its resident memory up to the real
+function's measured baseline with libvips, so the peak it reports is the
 figure to hold against the memory size. Before each file it returns freed heap to the kernel
 and resets the peak (``/proc/self/clear_refs``), so one interpreter measures many files; what
 an earlier file leaves behind only makes a later peak read higher.
@@ -19,9 +20,7 @@ import time
 from pathlib import Path
 
 from bench.peak_rss import max_rss_mb
-
-# Max Memory Used of the deployed resize function before its first image (README, bench).
-RUNTIME_BASELINE_MB = 55
+from handlers.limits import RUNTIME_BASELINE_MB, VIPS_RESIDENT_MB
 
 
 def _resident_mb() -> float:
@@ -44,9 +43,12 @@ def main(paths: list[str]) -> None:
     aws.s3()
     aws.dynamodb()
     config = resize.settings()
-    warm_up = Path(__file__).resolve().parents[1] / "fixtures" / "images" / "Landscape_1.jpg"
-    make_thumbnail(warm_up.read_bytes())
-    ballast = bytearray(max(0, int((RUNTIME_BASELINE_MB - _resident_mb()) * 2**20)))
+    # A warm function that has seen a JPEG and a PNG: libvips' libraries are loaded.
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+    for warm_up in ("Landscape_1.jpg", "with-alpha.png"):
+        make_thumbnail((fixtures / warm_up).read_bytes())
+    target_mb = RUNTIME_BASELINE_MB + VIPS_RESIDENT_MB
+    ballast = bytearray(max(0, int((target_mb - _resident_mb()) * 2**20)))
     baseline = _resident_mb()
 
     for path in paths:

@@ -27,13 +27,15 @@ from PIL import Image
 
 from handlers import decode_budget, thumbnail
 from handlers.errors import ImageRejected, RejectReason
-from handlers.limits import BUDGET_BYTES_PER_PIXEL
+from handlers.limits import BUDGET_BYTES_PER_PIXEL, RUNTIME_BASELINE_MB, VIPS_RESIDENT_MB
 from handlers.settings import ResizeSettings
 from tests.conftest import IMAGES, ROOT
 from tests.unit import hostile_images as hostile
 from tests.unit.test_thumbnail import EXPECTED
 
 MEMORY_SIZES = (128, 256)
+# A warm function's resident memory before an image, libvips loaded (handlers.limits).
+MODELLED_BASELINE_MB = RUNTIME_BASELINE_MB + VIPS_RESIDENT_MB
 # A guard against hangs, far above MAX_CPU_SECONDS: the unfixed decoders took 10 s to minutes.
 CPU_LIMIT_S = 4 * decode_budget.MAX_CPU_SECONDS
 
@@ -102,9 +104,17 @@ ISSUE_CASES = [
         both("rejected:corrupt"),
         "Failed to decode",
     ),
+    # Issue 14 refused it (Pillow's whole-image RGBA); libvips now streams 8-bit PNGs and
+    # resamples as it decodes, so it is thumbnailed in a few MB. The key colour's cost still
+    # counts where Pillow decodes: 16-bit below.
     Case(
         "png-5016x5016-rgb-trns.png",
         lambda: hostile.png((5016, 5016), trns=b"\0\1\0\2\0\3"),
+        both("ok"),
+    ),
+    Case(
+        "png-5016x5016-rgb16-trns.png",
+        lambda: hostile.png((5016, 5016), depth=16, trns=b"\0\1\0\2\0\3"),
         both(TOO_LARGE),
         "tRNS",
     ),
@@ -361,6 +371,12 @@ def mutated_cases(memory_mb: int) -> list[Case]:
 # --- the subprocess ------------------------------------------------------------------------
 
 
+# Fixtures the smallest function refuses once libvips' libraries (VIPS_RESIDENT_MB) are counted
+# in its budget: an 8 MP TIFF, which Pillow decodes whole, and a 3.3 MP AVIF grid, whose AV1
+# decoder alone takes 24 MB.
+REFUSED_FIXTURES = {(128, "G31D.TIF"), (128, "pitm.avif")}
+
+
 def fixture_cases(memory_mb: int) -> list[Case]:
     """The ordinary fixtures, which must still be thumbnailed (the budget is not a blanket no)."""
     names = [name for name, _, _ in EXPECTED if name != "giant-image.jpg"] + ["giant-image.jpg"]
@@ -368,7 +384,7 @@ def fixture_cases(memory_mb: int) -> list[Case]:
         Case(
             f"fixture-{memory_mb}-{name}",
             functools.partial((IMAGES / name).read_bytes),
-            {memory_mb: "ok"},
+            {memory_mb: TOO_LARGE if (memory_mb, name) in REFUSED_FIXTURES else "ok"},
         )
         for name in names
     ]
@@ -443,7 +459,7 @@ def test_every_hostile_file_is_thumbnailed_or_rejected_within_memory_and_cpu(
         line = found[case.name]
         outcome, peak, cpu = line["outcome"], line["peak_mb"], line["cpu_s"]
         expected = case.expect[memory_mb]
-        if line["baseline_mb"] < 54:
+        if line["baseline_mb"] < MODELLED_BASELINE_MB - 1:
             failures.append(
                 f"{case.name}: baseline {line['baseline_mb']} MB, unlike the function's"
             )
@@ -456,8 +472,14 @@ def test_every_hostile_file_is_thumbnailed_or_rejected_within_memory_and_cpu(
             failures.append(f"{case.name}: {outcome} ({line['detail']}), expected {expected}")
         if case.detail and outcome.startswith("rejected") and case.detail not in line["detail"]:
             failures.append(f"{case.name}: detail {line['detail']!r} does not say {case.detail!r}")
-        if peak >= memory_mb:
-            failures.append(f"{case.name}: peak {peak} MB >= {memory_mb} MB ({outcome})")
+        # This interpreter (the dev install, Python 3.11) may sit above the function's measured
+        # baseline; the function's peak is this one less that excess.
+        excess = max(0.0, line["baseline_mb"] - MODELLED_BASELINE_MB)
+        if peak - excess >= memory_mb:
+            failures.append(
+                f"{case.name}: peak {peak} MB less {excess:.1f} MB of this interpreter's excess "
+                f"baseline >= {memory_mb} MB ({outcome})"
+            )
         if cpu >= CPU_LIMIT_S:
             failures.append(f"{case.name}: {cpu} s of CPU ({outcome})")
     assert not failures, "\n".join(failures)

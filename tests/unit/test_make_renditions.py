@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from handlers import renditions
+from handlers import renditions, vips_engine
 from handlers.renditions import OutputFormat, RenditionSpec
 from handlers.thumbnail import Renditions, fit_within, make_renditions
 
@@ -57,17 +57,24 @@ def test_every_format_and_size_is_made_and_decodes(read_image: ReadImage) -> Non
 
 
 class DecodeCounter:
-    """Counts Pillow decoders created: one per decode of an image's pixels."""
+    """Counts decodes of an image's pixels: Pillow's file decoders (not the "raw" one that
+    frombuffer uses to take pixels back from libvips) and libvips' streamed decodes."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         original = Image._getdecoder
+        streamed = vips_engine.load_resampled
 
-        def counting(*args: Any, **kwargs: Any) -> Any:
+        def counting(mode: str, decoder_name: str, *args: Any, **kwargs: Any) -> Any:
+            self.count += decoder_name != "raw"
+            return original(mode, decoder_name, *args, **kwargs)
+
+        def counting_streamed(*args: Any, **kwargs: Any) -> Any:
             self.count += 1
-            return original(*args, **kwargs)
+            return streamed(*args, **kwargs)
 
         monkeypatch.setattr(Image, "_getdecoder", counting)
+        monkeypatch.setattr(vips_engine, "load_resampled", counting_streamed)
 
 
 @pytest.mark.parametrize(
