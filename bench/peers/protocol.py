@@ -107,6 +107,8 @@ class Worker:
         if status == "err":
             raise WorkerError(f"{self.name} worker: {rest}")
         try:
+            if status != "ok":
+                raise ValueError(status)
             cpu_us, length = (int(word) for word in rest.split())
         except ValueError:
             raise self._died(f"after a malformed reply {header[:200]!r}") from None
