@@ -1,13 +1,23 @@
-"""The resize methods compared by the benchmarks: bytes in, encoded 200 px thumbnail out."""
+"""The resize methods compared by the benchmarks: bytes in, encoded 200 px thumbnail out.
+
+Every method works on one thread, as a Lambda below 1,769 MB has under one vCPU: Pillow does
+anyway, pyvips and sharp are set to (concurrency 1, no operation cache), the Rust peer has no
+rayon. sharp and rust-image run in persistent worker processes (bench/peers): their CPU time and
+peak memory are the worker's, read through ``bench.peers.PEERS``.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 from collections.abc import Callable
+from typing import Any
 
 from PIL import Image
 
-from handlers.thumbnail import fit_within, make_thumbnail
+from bench.peers import PEERS
+from handlers.thumbnail import _draft_request, fit_within, make_thumbnail
 
 MAX_SIZE = 200
 QUALITY = 85
@@ -35,23 +45,44 @@ def tuned(data: bytes, max_size: int = MAX_SIZE) -> bytes:
     return make_thumbnail(data, max_size=max_size, quality=QUALITY).data
 
 
-def pyvips_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
+@functools.cache
+def _pyvips() -> Any:  # pyvips is untyped
+    """pyvips on one thread (VIPS_CONCURRENCY before libvips starts, concurrency_set in case it
+    had) and without its operation cache, as sharp is run: sharp.concurrency(1), cache(false)."""
+    os.environ.setdefault("VIPS_CONCURRENCY", "1")
     import pyvips
 
+    pyvips.concurrency_set(1)
+    pyvips.cache_set_max(0)
+    return pyvips
+
+
+def pyvips_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
+    pyvips = _pyvips()
     return bytes(
         pyvips.Image.thumbnail_buffer(data, max_size).write_to_buffer(f".jpg[Q={QUALITY}]")
     )
 
 
 def floor(data: bytes, max_size: int = MAX_SIZE) -> bytes:
-    """The physical floor for a JPEG: libjpeg-turbo's DCT-scaled decode alone, at the same
-    scale draft mode picks (the smallest leaving at least twice the target)."""
+    """The physical floor for a JPEG: libjpeg-turbo's DCT-scaled decode alone, at the scale
+    tuned's draft() request picks (handlers.thumbnail's per-scale gap)."""
     import simplejpeg
 
-    width, height, _, _ = simplejpeg.decode_jpeg_header(data)
-    target = fit_within((width, height), max_size)
-    pixels = simplejpeg.decode_jpeg(data, min_width=target[0] * 2, min_height=target[1] * 2)
+    height, width, _, _ = simplejpeg.decode_jpeg_header(data)  # (height, width, ...)
+    request = _draft_request((width, height), max_size) or (width, height)
+    pixels = simplejpeg.decode_jpeg(data, min_width=request[0], min_height=request[1])
     return bytes(memoryview(pixels)[:0])
+
+
+def sharp(data: bytes, max_size: int = MAX_SIZE) -> bytes:
+    """sharp in a Node.js worker: rotate, resize inside, no enlargement, JPEG q85."""
+    return PEERS["sharp"].thumbnail(data, max_size)
+
+
+def rust_image(data: bytes, max_size: int = MAX_SIZE) -> bytes:
+    """The original project's Rust thumbnailer (image 0.24's thumbnail, JPEG q85) in a worker."""
+    return PEERS["rust-image"].thumbnail(data, max_size)
 
 
 def _available(module: str) -> bool:
@@ -68,10 +99,21 @@ METHODS: dict[str, Callable[[bytes], bytes]] = {
     "tuned": tuned,
     "pyvips": pyvips_thumbnail,
     "floor": floor,
+    "sharp": sharp,
+    "rust-image": rust_image,
 }
 OPTIONAL = {"pyvips": "pyvips", "floor": "simplejpeg"}
 JPEG_ONLY = {"floor"}
 
 
+def unavailable(method: str) -> str | None:
+    """Why ``method`` cannot run here, saying what to install; None when it can."""
+    if method in PEERS:
+        return PEERS[method].unavailable()
+    if method in OPTIONAL and not _available(OPTIONAL[method]):
+        return f"{method} needs {OPTIONAL[method]}: pip install -e '.[bench]'"
+    return None
+
+
 def available(method: str) -> bool:
-    return method not in OPTIONAL or _available(OPTIONAL[method])
+    return unavailable(method) is None

@@ -3,7 +3,9 @@
 python -m bench.peak_rss METHOD IMAGE   ->  {"max_rss_mb": ..., "added_mb": ...}
 
 METHOD is one of bench.methods.METHODS, or ``renditions:SPEC`` (a RENDITIONS value) for
-make_renditions with that spec.
+make_renditions with that spec. For a peer that runs in a worker process (bench.peers: sharp,
+rust-image) the figures are that worker's VmHWM, its own runtime (Node.js, the Rust binary)
+included, and not this interpreter's: like with like.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def measure(function: Callable[[bytes], T], data: bytes) -> tuple[T, dict[str, float]]:
-    """Run ``function(data)``; its result and the peak RSS it reached and added."""
-    before = max_rss_mb()
+def measure(
+    function: Callable[[bytes], T], data: bytes, peak: Callable[[], float] = max_rss_mb
+) -> tuple[T, dict[str, float]]:
+    """Run ``function(data)``; its result and the peak RSS (read by ``peak``) it reached and
+    added."""
+    before = peak()
     result = function(data)
-    after = max_rss_mb()
+    after = peak()
     return result, {"max_rss_mb": round(after, 1), "added_mb": round(after - before, 1)}
 
 
@@ -56,8 +61,15 @@ def main(method: str, image: str) -> None:
     from devstack import samples
 
     function = function_for(method)
-    function(samples.load("screenshot-small"))  # warm up the decoders' and encoders' own memory
-    _, memory = measure(function, samples.load(image))
+    # Warm up the decoders' and encoders' own memory on a small image of the same kind (the
+    # floor decodes JPEG only).
+    warm_up = "screenshot-small" if image.startswith("screenshot") else "cat-2mb"
+    function(samples.load(warm_up))
+    from bench.peers import PEERS
+
+    # A worker's peak (the warm-up started it), or this interpreter's.
+    peak = PEERS[method].max_rss_mb if method in PEERS else max_rss_mb
+    _, memory = measure(function, samples.load(image), peak)
     print(json.dumps(memory))
 
 

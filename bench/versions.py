@@ -31,4 +31,20 @@ def library_versions() -> dict[str, str]:
     except (ImportError, OSError):
         versions["pyvips"] = "not installed"
     versions["simplejpeg"] = _version("simplejpeg") or "not installed"
+    versions.update(_peer_versions())
     return versions
+
+
+def _peer_versions() -> dict[str, str]:
+    """The worker peers': sharp and its bundled libvips, Node.js, the image crate and rustc."""
+    from bench.peers import build
+
+    sharp = build.sharp_versions()
+    node = build.node_version()
+    return {
+        "sharp": sharp.get("sharp", "not installed"),
+        "sharp libvips": sharp.get("vips", "not installed"),
+        "node": ".".join(map(str, node)) if node else "not installed",
+        "image crate": build.image_crate_version() or "not installed",
+        "rustc": build.rustc_version() or "not installed",
+    }
