@@ -30,6 +30,7 @@ from infra import botocore_models
 from infra.functions import FUNCTIONS, RESIZE, Function
 from tests import events
 from tests.packaging import closure
+from tests.packaging.test_images import stages
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = [function.name for function in FUNCTIONS]
@@ -315,6 +316,16 @@ def test_the_trimmed_clients_send_what_the_whole_ones_send(
     assert sent["trimmed"] == sent["whole"]
 
 
+def test_the_dockerfiles_generate_the_data_and_point_botocore_at_it() -> None:
+    for function in FUNCTIONS:
+        found = stages(function.dockerfile)
+        assert any(
+            "botocore_models.py /opt/function/handlers " + botocore_models.IMAGE_DATA_PATH in line
+            for line in found["build"]
+        ), function.dockerfile
+        assert f"ENV AWS_DATA_PATH={botocore_models.IMAGE_DATA_PATH}" in found["base"]
+
+
 def test_the_generator_runs_as_a_file_with_botocore_alone(tmp_path: Path) -> None:
     """As the build stage runs it: a copied file, no project on the path."""
     import subprocess
@@ -389,3 +400,11 @@ def test_the_handlers_work_on_the_trimmed_data(
         resize.settings.cache_clear()
         ingest.settings.cache_clear()
 
+
+def test_the_embedded_stack_runs_the_functions_on_the_trimmed_data() -> None:
+    # As deployed: its function processes (awslambdaric, tests/e2e) load what the images load.
+    from devstack.stack import embedded
+
+    with embedded() as stack:
+        for function in stack.functions.values():
+            assert function.environment["AWS_DATA_PATH"] == str(botocore_models.ensure_cached())
