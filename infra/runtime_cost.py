@@ -7,13 +7,14 @@ trimmed data the images ship (infra/botocore_models.py).
     python -m infra.runtime_cost --image IMAGE resize  inside a built image (podman, as its user)
     python -m infra.runtime_cost --trace               which botocore data files each step loads
 
-Level N runs steps 1..N in a new process and reports its VmHWM and VmRSS, its CPU time
-(user + system, interpreter start-up included) and the wall time of the steps (start-up not
-included). Each level runs ``--repeat`` times, whole and trimmed data in turn, keeping the
-median memory and the least CPU and wall time: a piece's cost is the difference between its level
-and the one before. The first calls go over real HTTP to a small server in this process answering
-what each operation expects (AWS_ENDPOINT_URL points at it; in an image, through
-``--network=host``), with fake credentials.
+Level N runs steps 1..N in a new process and reports its VmHWM and VmRSS at the end (a piece's
+memory is the difference between its level and the one before), and the CPU and wall time of
+each step as it ran (``time.process_time``, ``perf_counter``; the interpreter: the CPU it had
+used when the probe began). Each level runs ``--repeat`` times, whole and trimmed data in turn;
+memory is the median, a step's time the least of every run that made it (this machine is shared:
+the least is the step's own cost, the rest is waiting). The first calls go over real HTTP to a
+small server in this process answering what each operation expects (AWS_ENDPOINT_URL points at
+it; in an image, through ``--network=host``), with fake credentials.
 
 Not product code and never in an image: the probe is handed to the image's Python as ``-c``.
 """
@@ -70,7 +71,7 @@ STEPS: Final[Mapping[str, tuple[str, ...]]] = {
 # Arguments: function, number of steps, "trace" or "". Prints one JSON object.
 _PROBE: Final = r"""
 import sys, time
-started = time.perf_counter()
+startup_cpu_ms = time.process_time() * 1000  # the interpreter's start, until this line
 FUNCTION, UPTO, TRACE = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "trace"
 STEPS = __STEPS__[FUNCTION][:UPTO]
 loaded, current = [], ["interpreter"]
@@ -119,17 +120,18 @@ def step(name):
         from handlers import aws
         aws.s3().get_object(Bucket="b", Key="uploads/k.jpg")["Body"].read()
 
+times = []
 for name in STEPS:
+    cpu, wall = time.process_time(), time.perf_counter()
     step(name)
-wall_ms = (time.perf_counter() - started) * 1000
-import json, resource
-usage = resource.getrusage(resource.RUSAGE_SELF)
+    times.append([(time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000])
+import json
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({
     "hwm_kb": int(status["VmHWM"].split()[0]),
     "rss_kb": int(status["VmRSS"].split()[0]),
-    "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000,
-    "wall_ms": wall_ms,
+    "startup_cpu_ms": startup_cpu_ms,
+    "times": times,
     "loaded": loaded,
 }))
 """.replace("__STEPS__", repr({name: list(steps) for name, steps in STEPS.items()}))
@@ -182,9 +184,9 @@ def answering() -> Iterator[str]:
 @dataclass(frozen=True)
 class Level:
     step: str
-    hwm_mb: float
+    hwm_mb: float  # the process after steps 1..N: median
     rss_mb: float
-    cpu_ms: float
+    cpu_ms: float  # step N's own (the interpreter: its start-up): least
     wall_ms: float
 
 
@@ -260,63 +262,80 @@ def levels(
     data_paths: Sequence[str | None] = (None,),
 ) -> list[list[Level]]:
     """Per data path, each level's figures over ``repeat`` fresh processes: the median of the
-    memory figures (which hardly vary) and the least CPU and wall time (what the work takes
-    when nothing else on the machine gets in its way). The data paths take turns, so a busy
-    moment slows both alike."""
-    found: list[list[Level]] = [[] for _ in data_paths]
-    for upto, step in enumerate(STEPS[function], start=1):
-        runs: list[list[dict[str, Any]]] = [[] for _ in data_paths]
+    memory figures (which hardly vary), and the least CPU and wall time each step took in any
+    process that ran it (what it takes when nothing else on the machine gets in its way). The
+    data paths take turns, so a busy moment slows both alike."""
+    steps = STEPS[function]
+    reports: list[list[list[dict[str, Any]]]] = [[[] for _ in steps] for _ in data_paths]
+    for upto in range(1, len(steps) + 1):
         for _ in range(repeat):
             for index, data_path in enumerate(data_paths):
-                runs[index].append(
+                reports[index][upto - 1].append(
                     probe(function, upto, endpoint=endpoint, image=image, data_path=data_path)
                 )
-        for index, reports in enumerate(runs):
-            found[index].append(
+    found: list[list[Level]] = []
+    for per_level in reports:
+        every = [report for level in per_level for report in level]
+        rows = []
+        for number, step in enumerate(steps):
+            timed = [report["times"][number] for report in every if len(report["times"]) > number]
+            if number == 0:
+                cpu, wall = min(report["startup_cpu_ms"] for report in every), 0.0
+            else:
+                cpu, wall = min(t[0] for t in timed), min(t[1] for t in timed)
+            rows.append(
                 Level(
                     step,
-                    statistics.median(report["hwm_kb"] for report in reports) / 1024,
-                    statistics.median(report["rss_kb"] for report in reports) / 1024,
-                    min(report["cpu_ms"] for report in reports),
-                    min(report["wall_ms"] for report in reports),
+                    statistics.median(report["hwm_kb"] for report in per_level[number]) / 1024,
+                    statistics.median(report["rss_kb"] for report in per_level[number]) / 1024,
+                    cpu,
+                    wall,
                 )
             )
+        found.append(rows)
     return found
 
 
 def table(function: str, full: Sequence[Level], trimmed: Sequence[Level]) -> list[str]:
-    """Markdown rows: each step's cumulative figures and its own cost, whole data vs trimmed."""
+    """Markdown rows, whole botocore data -> trimmed: the memory after each step (the step's
+    own in brackets), and each step's own CPU and wall time."""
     lines = [
-        f"{function}: cumulative VmHWM / VmRSS MB (median), CPU ms (start-up included) and wall "
-        "ms of the steps (least); (+the piece's own); whole botocore data -> trimmed",
+        f"{function}: VmHWM / VmRSS MB after the step (the step's own), median; CPU and wall ms "
+        "of the step (the interpreter: its start-up CPU), least; whole botocore data -> trimmed",
         "",
         "| step | VmHWM MB | VmRSS MB | CPU ms | wall ms |",
         "| --- | --- | --- | --- | --- |",
     ]
     previous: tuple[Level, Level] | None = None
     for before, after in zip(full, trimmed, strict=True):
+        pair = (before, after)
 
-        def cell(
+        def memory(
             attribute: str,
-            digits: int,
-            pair: tuple[Level, Level] = (before, after),
+            pair: tuple[Level, Level] = pair,
             prior_pair: tuple[Level, Level] | None = previous,
         ) -> str:
-            values = [getattr(level, attribute) for level in pair]
-            text = " -> ".join(f"{value:.{digits}f}" for value in values)
+            text = " -> ".join(f"{getattr(level, attribute):.1f}" for level in pair)
             if prior_pair is not None:
-                deltas = [
+                deltas = (
                     getattr(level, attribute) - getattr(prior, attribute)
                     for level, prior in zip(pair, prior_pair, strict=True)
-                ]
-                text += " (" + " -> ".join(f"{delta:+.{digits}f}" for delta in deltas) + ")"
+                )
+                text += " (" + " -> ".join(f"{delta:+.1f}" for delta in deltas) + ")"
             return text
 
+        def own(attribute: str, pair: tuple[Level, Level] = pair) -> str:
+            return " -> ".join(f"{getattr(level, attribute):.0f}" for level in pair)
+
         lines.append(
-            f"| {before.step} | {cell('hwm_mb', 1)} | {cell('rss_mb', 1)} | "
-            f"{cell('cpu_ms', 0)} | {cell('wall_ms', 0)} |"
+            f"| {before.step} | {memory('hwm_mb')} | {memory('rss_mb')} | {own('cpu_ms')} | "
+            f"{own('wall_ms')} |"
         )
-        previous = (before, after)
+        previous = pair
+    total_cpu = " -> ".join(
+        f"{sum(level.cpu_ms for level in levels):.0f}" for levels in (full, trimmed)
+    )
+    lines.append(f"| all | | | {total_cpu} | |")
     return lines
 
 
