@@ -122,7 +122,9 @@ class _Walker:
     def walk(self) -> None:
         tree = ast.parse(self.path.read_text(), str(self.path))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("aws"):
+            if isinstance(node, ast.ImportFrom) and (
+                node.module == "handlers.aws" or (node.level and node.module == "aws")
+            ):
                 for alias in node.names:
                     if alias.name in self.by_function:
                         self.factory_names[alias.asname or alias.name] = self.by_function[
