@@ -23,6 +23,7 @@ from devstack.ports import Port, check_free
 from devstack.resources import Resources, create_resources
 from devstack.router import Router
 from devstack.runtime import FunctionProcess
+from infra import botocore_models
 from infra.functions import FUNCTIONS, INGEST, RESIZE
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -92,12 +93,16 @@ def embedded(
         stack.enter_context(pointed_at(endpoint))
 
         resources = create_resources()
+        # The processes load the trimmed botocore data the images ship (their AWS_DATA_PATH),
+        # generated for this checkout; the containers have their own.
+        trimmed = {} if images else {"AWS_DATA_PATH": str(botocore_models.ensure_cached())}
         functions = {
             function.name: FunctionProcess(
                 f"thumbstat-{function.name}",
                 function.handler,
                 memory_mb=function.memory_mb,
                 environment={
+                    **trimmed,
                     **function.environment,
                     **(environment or {}).get(function.name, {}),
                 },

@@ -3,6 +3,12 @@
 Lazy creation lets a test start moto's server (or set AWS_ENDPOINT_URL) before a client exists;
 ``clear()`` drops them. botocore honours AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) by
 itself, so the same code runs against AWS, LocalStack and moto.
+
+In the images (and the embedded stack's function processes) ``AWS_DATA_PATH`` puts trimmed service
+models first on botocore's search path: these clients then have only the operations the handlers
+call. infra/botocore_models.py finds them in the source (a method called on one of the clients
+below, on a name bound to one, or on a parameter annotated with its type) and generates the models
+at build time; a client passed around any other way would hide its calls from it.
 """
 
 from __future__ import annotations

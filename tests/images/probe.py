@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from tests.packaging.closure import FUNCTION_DIR, NOT_SHIPPED
 
@@ -54,6 +54,24 @@ def files(top):
         for name in names
     )
 
+def botocore_data():
+    # Where botocore finds each service model the trimmed data holds (infra/botocore_models.py).
+    path = os.environ.get("AWS_DATA_PATH", "")
+    manifest_file = os.path.join(path, "thumbstat-botocore-data.json")
+    found = {"AWS_DATA_PATH": path, "manifest": None, "models": {}}
+    if not path or not os.path.exists(manifest_file):
+        return found
+    with open(manifest_file) as manifest:
+        found["manifest"] = json.load(manifest)
+    import botocore.session
+    loader = botocore.session.get_session().get_component("data_loader")
+    for service in found["manifest"]["services"]:
+        version = loader.determine_latest_version(service, "service-2")
+        _, where = loader.load_data_with_path(service + "/" + version + "/service-2")
+        model = loader.load_service_model(service, "service-2")
+        found["models"][service] = {"path": where, "operations": sorted(model["operations"])}
+    return found
+
 checked, problems = bytecode()
 print(json.dumps({
     "uid": os.getuid(),
@@ -64,6 +82,7 @@ print(json.dumps({
     "bytecode_problems": problems,
     "devstack_dirs": named("devstack"),
     "importable_project": [m for m in PROJECT if importlib.util.find_spec(m) is not None],
+    "botocore_data": botocore_data(),
 }))
 """
 
@@ -80,6 +99,9 @@ class Inside:
     bytecode_problems: list[str]
     devstack_dirs: list[str]
     importable_project: list[str]
+    # AWS_DATA_PATH, the trimmed data's manifest, and per service where botocore loads its model
+    # from and the operations it holds.
+    botocore_data: dict[str, Any]
 
 
 class ProbeFailed(Exception):

@@ -1,14 +1,17 @@
 """What every built image promises, seen from inside it: a non-root user, no compiler, Pillow only
-where the function needs it, bytecode compiled at build time, and of the project's code only the
-handler's import closure."""
+where the function needs it, bytecode compiled at build time, of the project's code only the
+handler's import closure, and botocore on the trimmed models of the operations it calls."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from botocore import xform_name
 
-from infra import image_build
+from infra import botocore_models, image_build
 from infra.functions import FUNCTIONS, Function
 from tests.images.probe import Inside
 from tests.packaging import closure
@@ -69,3 +72,25 @@ def test_size_is_reported(
     image = built_image(function)
     size = image_build.image_size(image)
     report(image, size_mb=round(size / 1e6, 1), size_bytes=size)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=IDS)
+def test_botocore_loads_the_trimmed_models(
+    function: Function, inside: Callable[[Function], Inside], tmp_path: Path
+) -> None:
+    # The operations the image's own handlers call (its closure, as the build stage walked it),
+    # each in the model botocore loads, from the trimmed data (infra/botocore_models.py).
+    for name in closure.closure_files(function.module):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(closure.ROOT / name, tmp_path / name)
+    used = botocore_models.used(tmp_path / closure.PACKAGE)
+    found = inside(function).botocore_data
+    assert found["AWS_DATA_PATH"] == botocore_models.IMAGE_DATA_PATH
+    assert found["manifest"] is not None, "no trimmed data in the image"
+    assert set(found["models"]) == set(used)
+    for service, uses in used.items():
+        model = found["models"][service]
+        assert model["path"].startswith(botocore_models.IMAGE_DATA_PATH + "/"), model["path"]
+        assert model["operations"] == found["manifest"]["services"][service]["operations"]
+        names = {xform_name(operation) for operation in model["operations"]}
+        assert uses.methods <= names, f"{service}: {sorted(uses.methods - names)} not kept"
