@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from handlers import thumbnail
+
+# The tests encode HEIC inputs and decode AVIF and HEIF outputs themselves: the plugins the
+# thumbnail core loads only when an ISOBMFF file arrives (test_heif checks that laziness in a
+# fresh interpreter) are registered for the test process up front.
+thumbnail._load_isobmff_plugins()
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 IMAGES = Path(__file__).resolve().parent / "fixtures" / "images"
