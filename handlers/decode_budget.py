@@ -35,7 +35,7 @@ import contextlib
 import re
 import struct
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, NoReturn
 
 from PIL import Image, PngImagePlugin
@@ -101,6 +101,9 @@ class Estimate:
     held: int = 0  # bytes the decoder keeps (and copies it made) while the pipeline runs
     cpu: float = 0.0  # seconds of the parts that do not scale with pixels
     note: str = ""  # what dominates, said in a rejection ("progressive, 12 scans")
+    # What a streaming decode (libvips, handlers.vips_engine) keeps instead of ``held``, where
+    # that differs: it never builds Pillow's structures (WebP's animation canvases).
+    stream_held: int | None = None
 
 
 Estimator = Callable[[bytes], Estimate]
@@ -139,8 +142,15 @@ def check(
         raise ImageRejected(RejectReason.CORRUPT, f"unreadable {format_} structure: {exc}") from exc
 
     width, height = estimate.size
-    decoded = held(estimate.size) if held else decoded_size(estimate, draft)
-    peak = peak_bytes(estimate, len(data), decoded)
+    if held:
+        decoded = held(estimate.size)
+        streaming = estimate.stream_held
+        peak = peak_bytes(
+            estimate if streaming is None else replace(estimate, held=streaming), len(data), decoded
+        )
+    else:
+        decoded = decoded_size(estimate, draft)
+        peak = peak_bytes(estimate, len(data), decoded)
     described = f"{width}x{height} {format_}" + (f" ({estimate.note})" if estimate.note else "")
     if peak > budget:
         raise ImageRejected(
@@ -663,6 +673,7 @@ def _webp(data: bytes) -> Estimate:
         mode="RGBA" if alpha else "RGB",
         decoding=decoding,
         held=held,
+        stream_held=0,  # libwebp decodes the file in place, scaled, row by row
         note=("lossless" if frame[2] else "lossy") + (", alpha" if alpha else ""),
     )
 

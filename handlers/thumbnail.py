@@ -201,26 +201,30 @@ def make_renditions(
     streamed = vips_engine.streams(data)
     if streamed and not vips_engine.available():
         streamed = None
-    decode_budget.check(
+    estimate = decode_budget.check(
         data,
         READABLE_FORMATS,
         budget=max_pixels * BUDGET_BYTES_PER_PIXEL,
         draft=lambda size: _draft_request(size, max_size),
         held=(lambda size: _streamed_base(size, specs)) if streamed else None,
     )
-    source = _open(data)
-    source_format = str(source.format)
-    source_size = source.size
-    sizes = sorted({fit_within(source_size, spec.size) for spec in specs}, reverse=True)
-    if streamed and source_format == streamed:
+    if streamed and estimate is not None and estimate.format == streamed:
+        # Pillow never opens it (its WebP plugin allocates two canvases on open): the size
+        # comes from the estimate's header walk, the rest from libvips.
+        source_format, source_size = streamed, estimate.size
+        sizes = sorted({fit_within(source_size, spec.size) for spec in specs}, reverse=True)
         decoded_size = _streamed_base(source_size, specs)
         pixel_limit = max(max_pixels, DEFAULT_MAX_PIXELS)
         counted = source_size[0] * source_size[1]
         if counted > pixel_limit or decoded_size[0] * decoded_size[1] > max_pixels:
             raise _too_large(source_size, source_format, counted, pixel_limit)
-        base, orientation, icc = _load_streamed(source, data, decoded_size, sizes)
+        base, orientation, icc = _load_streamed(data, decoded_size, sizes)
         large_resample = True
     else:
+        source = _open(data)
+        source_format = str(source.format)
+        source_size = source.size
+        sizes = sorted({fit_within(source_size, spec.size) for spec in specs}, reverse=True)
         request = _draft_request(source_size, max_size)
         if source_format in ("JPEG", "MPO") and request:
             source.draft(None, request)
@@ -417,25 +421,19 @@ def _streamed_base(size: tuple[int, int], specs: Sequence[RenditionSpec]) -> tup
 
 
 def _load_streamed(
-    source: ImageFile.ImageFile,
-    data: bytes,
-    size: tuple[int, int],
-    sizes: list[tuple[int, int]],
+    data: bytes, size: tuple[int, int], sizes: list[tuple[int, int]]
 ) -> tuple[Image.Image, int, bytes | None]:
-    """libvips' streaming decode straight to ``size``; Pillow read the header (profile, key
-    colour) without decoding, and applies colour as it does to its own decodes."""
-    icc = source.info.get("icc_profile")
-    exif_orientation = _orientation(source) if "exif" in source.info else None
-    source.close()
+    """libvips' streaming decode straight to ``size``, with the EXIF orientation and the ICC
+    profile it read; colour is then applied as to Pillow's own decodes."""
     try:
-        base, vips_orientation = vips_engine.load_resampled(data, size)
+        decoded = vips_engine.load_resampled(data, size)
     except vips_engine.VipsError as exc:
         raise ImageRejected(
             RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}"
         ) from exc
-    base = _base(base, sizes, True)
-    base, icc = _to_srgb(base, icc)
-    return base, exif_orientation or vips_orientation, icc
+    base = _base(decoded.image, sizes, True)
+    base, icc = _to_srgb(base, decoded.icc)
+    return base, decoded.orientation, icc
 
 
 def _orientation(im: Image.Image) -> int:

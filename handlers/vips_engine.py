@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final
 
@@ -29,7 +30,7 @@ from PIL import Image
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["VipsError", "available", "load_resampled", "resample", "streams"]
+__all__ = ["Decoded", "VipsError", "available", "load_resampled", "resample", "streams"]
 
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES: Final = frozenset({0, 2, 3, 4, 6})  # grey, RGB, palette, grey+alpha, RGBA
@@ -92,10 +93,17 @@ def _lossy_still_webp(data: bytes) -> bool:
     return False
 
 
-def load_resampled(data: bytes, size: tuple[int, int]) -> tuple[Image.Image, int]:
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image  # L, LA, RGB or RGBA
+    orientation: int  # EXIF orientation, 1 when none
+    icc: bytes | None  # the embedded ICC profile
+
+
+def load_resampled(data: bytes, size: tuple[int, int]) -> Decoded:
     """Decode ``data`` (a format ``streams`` accepted) straight to ``size`` with lanczos3, alpha
-    premultiplied while resampling, as a Pillow image in L, LA, RGB or RGBA; with the EXIF
-    orientation libvips read (1 when none). Raises VipsError for data libvips refuses."""
+    premultiplied while resampling, as a Pillow image, with the orientation and profile libvips
+    read from the file. Raises VipsError for data libvips refuses."""
     vips = _pyvips()
     assert vips is not None, "check available() first"
     try:
@@ -111,10 +119,19 @@ def load_resampled(data: bytes, size: tuple[int, int]) -> tuple[Image.Image, int
             no_rotate=True,
             option_string="fail_on=error",
         )
-        orientation = int(image.get("orientation")) if image.get_typeof("orientation") != 0 else 1
-        return _to_pillow(image), orientation
+        orientation = _int_field(image, "orientation") or 1
+        icc = _bytes_field(image, "icc-profile-data")
+        return Decoded(_to_pillow(image), orientation if 1 <= orientation <= 8 else 1, icc)
     except vips.Error as exc:
         raise VipsError(str(exc).strip().splitlines()[0] if str(exc).strip() else "") from exc
+
+
+def _int_field(image: Any, name: str) -> int:
+    return int(image.get(name)) if image.get_typeof(name) != 0 else 0
+
+
+def _bytes_field(image: Any, name: str) -> bytes | None:
+    return bytes(image.get(name)) or None if image.get_typeof(name) != 0 else None
 
 
 def resample(im: Image.Image, size: tuple[int, int]) -> Image.Image | None:
