@@ -193,6 +193,19 @@ def test_a_12mp_photo_takes_a_tenth_of_its_bytes_at_36_db(name: str) -> None:
     assert psnr(decode(made.default.data), decode(whole_file(data, specs).default.data)) >= 36
 
 
+@pytest.mark.slow
+def test_the_peak_memory_is_below_the_whole_file_decodes() -> None:
+    """Fresh processes holding what each reads (the handler's streamed head, or the object) and
+    thumbnailing it. Both decodes allocate the same whole-image coefficient buffers (libjpeg-turbo
+    does for any progressive frame): what falls is the input not downloaded."""
+    from bench.progressive import measure_peak
+
+    path = samples.path_for("photo-12mp-progressive")
+    prefix = measure_peak("tuned-dc-prefix", path)
+    whole = measure_peak("tuned-whole-file", path)
+    assert prefix["added_mb"] < whole["added_mb"]
+
+
 def test_truncated_in_the_dc_scan_is_corrupt_as_before() -> None:
     data = _pillow(_photo())
     end = jpeg_prefix.scan(data).end
