@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["EOI", "Frame", "Head", "PrefixScanner", "Status", "scan"]
+__all__ = ["EOI", "Frame", "Head", "PrefixScanner", "Status", "closed", "closing", "scan"]
 
 EOI: Final = b"\xff\xd9"
 
@@ -49,6 +49,11 @@ _SKIPPABLE: Final = frozenset({0xC4, 0xDB, 0xDD, 0xFE, *range(0xE0, 0xF0)})
 _APP2: Final = 0xE2
 _READ: Final = frozenset({_SOF2, _SOS, _APP2})  # segments whose payload is read, not skipped
 _COMPONENTS: Final = frozenset({1, 3, 4})  # grey, YCbCr/RGB, CMYK/YCCK: what Pillow decodes
+
+# closing(): DRI with no restart interval, and AC table 0 holding EOB0..EOB14 as 4-bit codes.
+_DRI_NONE: Final = b"\xff\xdd\x00\x04\x00\x00"
+_EOB_CODES: Final = b"\x10" + bytes([0, 0, 0, 15] + [0] * 12) + bytes(range(0, 0xF0, 16))
+_EOB_TABLE: Final = b"\xff\xc4" + (2 + len(_EOB_CODES)).to_bytes(2, "big") + _EOB_CODES
 
 # A marker ending entropy-coded data: 0xFF, then neither a stuffed zero, nor a restart marker
 # (RST0-7, which sits inside the data), nor more fill.
@@ -69,10 +74,21 @@ class Frame:
     width: int
     height: int
     components: tuple[int, ...]  # component ids, in frame order
+    sampling: tuple[tuple[int, int], ...] = ()  # each component's (h, v) sampling factors
 
     @property
     def size(self) -> tuple[int, int]:
         return self.width, self.height
+
+    def blocks(self) -> tuple[int, ...]:
+        """The 8x8 blocks of each component in a scan of it alone (A.2.2: no MCU padding)."""
+        h_max = max(h for h, _ in self.sampling)
+        v_max = max(v for _, v in self.sampling)
+        return tuple(
+            _ceil_div(_ceil_div(self.width * h, h_max), 8)
+            * _ceil_div(_ceil_div(self.height * v, v_max), 8)
+            for h, v in self.sampling
+        )
 
 
 @dataclass(frozen=True)
@@ -196,11 +212,14 @@ class PrefixScanner:
         if count not in _COMPONENTS or len(payload) != 6 + 3 * count:
             return self._refuse(f"a frame header with {count} components")
         ids = tuple(payload[6 + 3 * i] for i in range(count))
+        sampling = tuple((payload[7 + 3 * i] >> 4, payload[7 + 3 * i] & 15) for i in range(count))
         if len(set(ids)) != count:
             return self._refuse("repeated component ids")
+        if not all(1 <= h <= 4 and 1 <= v <= 4 for h, v in sampling):
+            return self._refuse(f"sampling factors {sampling}")
         if width == 0 or height == 0:
             return self._refuse(f"a {width}x{height} frame (height from DNL)")
-        self._frame = Frame(width, height, ids)
+        self._frame = Frame(width, height, ids, sampling)
         if self._wanted is not None and not self._wanted(self._frame):
             return self._refuse("the renditions need more than a 1/8-scale decode")
         return None
@@ -227,8 +246,43 @@ class PrefixScanner:
         return None
 
 
+def closing(frame: Frame) -> bytes:
+    """What follows the DC scans to make them a complete file that decodes fast: for each
+    component, one AC scan declaring every coefficient zero (end-of-band runs, a few bytes), then
+    EOI. Without it libjpeg-turbo, seeing AC coefficients not yet sent, smooths every block
+    (estimating the low ACs from the neighbouring DCs: jdcoefct.c's decompress_smooth_data),
+    which more than doubles a 1/8-scale decode and moves it away from the whole file's, whose
+    1/8-scale decode (a 1x1 IDCT) uses the DC alone. The restart interval is reset first: these
+    scans carry no restart markers."""
+    scans = [_DRI_NONE, _EOB_TABLE]
+    for cid, blocks in zip(frame.components, frame.blocks(), strict=True):
+        bits = []
+        while blocks > 0:  # EOBr: a run of 2**r + (r extra bits) blocks, at most 32767
+            run = min(blocks, 2**15 - 1)
+            r = run.bit_length() - 1
+            bits.append(f"{r:04b}" + (f"{run - (1 << r):0{r}b}" if r else ""))
+            blocks -= run
+        stream = "".join(bits)
+        stream += "1" * (-len(stream) % 8)  # padded with ones (F.1.2.3)
+        entropy = int(stream, 2).to_bytes(len(stream) // 8, "big").replace(b"\xff", b"\xff\x00")
+        # One component, Huffman tables DC 0 / AC 0, Ss=1, Se=63, Ah=Al=0.
+        scans.append(b"\xff\xda\x00\x08\x01" + bytes([cid]) + b"\x00\x01\x3f\x00" + entropy)
+    return b"".join(scans) + EOI
+
+
+def closed(data: bytes | bytearray, head: Head) -> bytes:
+    """The file to decode: ``data`` up to the end of its DC scans, then ``closing``."""
+    if head.status is not Status.COMPLETE or head.frame is None:
+        raise ValueError(f"the DC scans are not complete: {head.status}")
+    return bytes(data[: head.end]) + closing(head.frame)
+
+
 def scan(
     data: bytes | bytearray | memoryview, wanted: Callable[[Frame], bool] | None = None
 ) -> Head:
     """The answer for a whole buffer at once."""
     return PrefixScanner(wanted).advance(data)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)

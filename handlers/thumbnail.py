@@ -199,9 +199,9 @@ def make_renditions(
     started = time.perf_counter()
     if data[4:8] == b"ftyp":  # ISOBMFF: AVIF or HEIF
         _load_isobmff_plugins()
-    prefix_end = dc_prefix(data, specs)
-    if prefix_end is not None:
-        data = data[:prefix_end] + jpeg_prefix.EOI
+    prefix = dc_prefix(data, specs)
+    if prefix is not None:
+        data = jpeg_prefix.closed(data, prefix)
     # PNGs and lossy WebPs libvips can decode as a stream are resampled while they decode: only
     # the base is ever held, so the memory budget prices that, and the CPU bound stays the
     # source's pixels (at most DEFAULT_MAX_PIXELS, whatever the memory size).
@@ -277,8 +277,8 @@ def make_renditions(
         placeholder=hint,
         decode_ms=(decoded_at - started) * 1000,
         encode_ms=(time.perf_counter() - decoded_at) * 1000,
-        dc_prefix=prefix_end is not None,
-        bytes_decoded=len(data) if prefix_end is None else prefix_end,
+        dc_prefix=prefix is not None,
+        bytes_decoded=len(data) if prefix is None else prefix.end,
     )
 
 
@@ -635,9 +635,9 @@ def dc_scale_serves(size: tuple[int, int], specs: Sequence[RenditionSpec]) -> bo
     return request is not None and min(size[0] // request[0], size[1] // request[1]) >= 8
 
 
-def dc_prefix(data: bytes | bytearray, specs: Sequence[RenditionSpec]) -> int | None:
-    """Where the DC scans of a progressive JPEG end when those bytes (then EOI) are all its
+def dc_prefix(data: bytes | bytearray, specs: Sequence[RenditionSpec]) -> jpeg_prefix.Head | None:
+    """Where the DC scans of a progressive JPEG end (``.end``) when those bytes are all its
     renditions need (handlers.jpeg_prefix; ``data`` may be only the head of the file), else None:
-    decode the whole file."""
+    decode the whole file. ``jpeg_prefix.closed`` makes them the file to decode."""
     head = jpeg_prefix.scan(data, lambda frame: dc_scale_serves(frame.size, specs))
-    return head.end if head.status is jpeg_prefix.Status.COMPLETE else None
+    return head if head.status is jpeg_prefix.Status.COMPLETE else None
