@@ -1,6 +1,6 @@
 """Progressive JPEGs decoded from their DC scans alone (handlers.jpeg_prefix, make_renditions),
-on real encoded files: Pillow's (libjpeg-turbo's) script, libvips's, and jpegtran's scripts in
-tests/fixtures/images (how each was made: its README)."""
+on real encoded files: Pillow's (libjpeg-turbo's) script, libvips's, MozJPEG's, and jpegtran's
+scripts in tests/fixtures/images (how each was made: its README)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,7 @@ ELIGIBLE: list[tuple[str, Callable[[], bytes], str]] = [
     ("libvips", _libvips, "32:auto"),
     ("jpegtran-y-then-chroma-dc", lambda: _fixture("progressive-y-then-chroma-dc.jpg"), "32:auto"),
     ("jpegtran-mozjpeg-style", lambda: _fixture("progressive-mozjpeg-style.jpg"), "32:jpeg"),
+    ("mozjpeg", lambda: _fixture("progressive-mozjpeg.jpg"), "32:auto"),
 ]
 
 # (id, build, renditions, why): files decoded whole.
@@ -270,7 +271,13 @@ def test_the_hostile_checks_run_on_what_is_decoded() -> None:
 
 # --- the scanner on partial input ----------------------------------------------------------
 
-PARTIAL = ["pillow-rgb", "pillow-restart-markers", "jpegtran-y-then-chroma-dc", "libvips"]
+PARTIAL = [
+    "pillow-rgb",
+    "pillow-restart-markers",
+    "jpegtran-y-then-chroma-dc",
+    "libvips",
+    "mozjpeg",
+]
 
 
 def _build(case_id: str) -> bytes:
