@@ -1,12 +1,13 @@
 """The resize function: S3 notifications (direct or through SQS/SNS) -> renditions + row.
 
 Wiring only: unpack the event (``handlers.s3_events``), guard against recursion and stale
-deliveries, download, call the pure core in ``handlers.thumbnail``, upload every rendition at its
-key (``handlers.renditions``), index (``handlers.index_store``), one log line per object. An
-ObjectRemoved event marks the row deleted and removes the renditions it listed. Every AWS error
-that a retry may fix propagates (direct S3 invocations) or becomes a ``batchItemFailures`` entry
-(SQS), so Lambda retries it; an image the core rejects gets a ``rejected`` row and is never
-retried.
+deliveries, download (a progressive JPEG only up to the end of its DC scans when a 1/8-scale
+decode serves every rendition: ``_read``), call the pure core in ``handlers.thumbnail``, upload
+every rendition at its key (``handlers.renditions``), index (``handlers.index_store``), one log
+line per object. An ObjectRemoved event marks the row deleted and removes the renditions it
+listed. Every AWS error that a retry may fix propagates (direct S3 invocations) or becomes a
+``batchItemFailures`` entry (SQS), so Lambda retries it; an image the core rejects gets a
+``rejected`` row and is never retried.
 """
 
 from __future__ import annotations
