@@ -1,12 +1,13 @@
 """The resize function: S3 notifications (direct or through SQS/SNS) -> renditions + row.
 
 Wiring only: unpack the event (``handlers.s3_events``), guard against recursion and stale
-deliveries, download, call the pure core in ``handlers.thumbnail``, upload every rendition at its
-key (``handlers.renditions``), index (``handlers.index_store``), one log line per object. An
-ObjectRemoved event marks the row deleted and removes the renditions it listed. Every AWS error
-that a retry may fix propagates (direct S3 invocations) or becomes a ``batchItemFailures`` entry
-(SQS), so Lambda retries it; an image the core rejects gets a ``rejected`` row and is never
-retried.
+deliveries, download (a progressive JPEG only up to the end of its DC scans when a 1/8-scale
+decode serves every rendition: ``_read``), call the pure core in ``handlers.thumbnail``, upload
+every rendition at its key (``handlers.renditions``), index (``handlers.index_store``), one log
+line per object. An ObjectRemoved event marks the row deleted and removes the renditions it
+listed. Every AWS error that a retry may fix propagates (direct S3 invocations) or becomes a
+``batchItemFailures`` entry (SQS), so Lambda retries it; an image the core rejects gets a
+``rejected`` row and is never retried.
 """
 
 from __future__ import annotations
@@ -16,25 +17,29 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from handlers import aws, index_store, renditions, s3_events
+from handlers import aws, index_store, jpeg_prefix, renditions, s3_events
 from handlers.errors import RejectReason
 from handlers.index_store import StoredRendition
 from handlers.logs import get_logger, lambda_context, log_json
 from handlers.outcomes import Outcome, advice
-from handlers.renditions import PILLOW_FORMAT, KeyTooLong, OutputFormat
+from handlers.renditions import PILLOW_FORMAT, KeyTooLong, OutputFormat, RenditionSpec
 from handlers.s3_events import ObjectCreated, ObjectEvent, ObjectRemoved
 from handlers.settings import ResizeSettings
-from handlers.thumbnail import ImageRejected, Renditions, make_renditions
+from handlers.thumbnail import ImageRejected, Renditions, dc_scale_serves, make_renditions
 
 logger = get_logger(__name__)
 
 # What a conditional request answers when the object is not the version it names.
 _NOT_THAT_VERSION: Final = ("PreconditionFailed", "NoSuchKey", "412", "404")
+
+# The download is read in chunks of this size while its head is scanned, so a progressive JPEG's
+# download stops at most this far past the end of its DC scans (handlers.jpeg_prefix).
+DOWNLOAD_CHUNK: Final = 16 * 1024
 
 
 @cache
@@ -126,10 +131,11 @@ def _process(
         return _record_rejection(obj, config, rejection, facts)
 
     with timer("download"):
-        data = _download(obj)
-    if data is None:
+        downloaded = _download(obj, config.renditions)
+    if downloaded is None:
         return Outcome.SKIPPED_CHANGED_OR_DELETED
-    facts["bytes_in"] = len(data)
+    data, facts["bytes_in"] = downloaded
+    facts["bytes_read"] = len(data)
     try:
         made = make_renditions(
             data,
@@ -141,6 +147,9 @@ def _process(
         return _record_rejection(obj, config, rejection, facts)
     timer.add("decode_resize", made.decode_ms)
     timer.add("encode", made.encode_ms)
+    facts["bytes_decoded"] = made.bytes_decoded
+    if made.dc_prefix:
+        facts["dc_prefix"] = True
 
     bucket = config.thumbnail_bucket or obj.bucket
     keys = [
@@ -239,8 +248,9 @@ _ACCESS_DENIED_HINT: Final = (
 )
 
 
-def _download(obj: ObjectCreated) -> bytes | None:
-    """The object's bytes, or None when it changed (newer event coming) or was deleted.
+def _download(obj: ObjectCreated, specs: Sequence[RenditionSpec]) -> tuple[bytes, int] | None:
+    """The object's bytes (all of them, or the head that is all ``specs`` need: see ``_read``)
+    and its size, or None when it changed (newer event coming) or was deleted.
 
     Deleted reads as 403 AccessDenied to the deployed role, as S3 will not tell a role that may
     not list the bucket whether a key exists. Retrying would fail five times and park the
@@ -267,7 +277,35 @@ def _download(obj: ObjectCreated) -> bytes | None:
             )
             return None
         raise
-    return response["Body"].read()
+    data = _read(response["Body"], specs)
+    return data, int(response.get("ContentLength", len(data)))
+
+
+class _Body(Protocol):
+    """What ``_read`` uses of botocore's StreamingBody."""
+
+    def read(self, amt: int | None = None) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def _read(body: _Body, specs: Sequence[RenditionSpec]) -> bytes:
+    """Read a GetObject body, scanning its head as it arrives: a progressive JPEG whose
+    renditions all come from a 1/8-scale decode is read only up to the end of its DC scans
+    (``make_renditions`` then decodes exactly that prefix); anything else is read to the end,
+    the scan having stopped at the frame header or the first scan that disqualifies it. One
+    request either way; a body left unread is closed (its connection dropped, not pooled)."""
+    scanner = jpeg_prefix.PrefixScanner(lambda frame: dc_scale_serves(frame.size, specs))
+    head = bytearray()
+    while chunk := body.read(DOWNLOAD_CHUNK):
+        head += chunk
+        status = scanner.advance(head).status
+        if status is jpeg_prefix.Status.COMPLETE:
+            body.close()
+            return bytes(head)
+        if status is jpeg_prefix.Status.INELIGIBLE:
+            return b"".join((head, body.read()))
+    return bytes(head)
 
 
 def _record_rejection(

@@ -6,7 +6,9 @@ The pipeline decodes once and does as little pixel work as the outputs allow:
    beyond the budget (handlers.decode_budget); open lazily and check the pixel budget against
    what will really be decoded;
 2. JPEG: ``Image.draft()`` lets libjpeg-turbo decode at 1/2, 1/4 or 1/8 scale (DCT scaling), the
-   cheapest decode there is, chosen for the largest rendition;
+   cheapest decode there is, chosen for the largest rendition; a progressive JPEG whose
+   renditions all come from a 1/8-scale decode is decoded from its DC scans alone, the first ~7%
+   of the file (``dc_prefix``, at the end of this module);
 3. ``Image.reduce()`` by the largest integer factor that keeps the image at least
    ``_RESAMPLE_GAP`` times the target, a fast box filter;
 4. a LANCZOS resample to the exact size, on what is left: the largest rendition, or (when a
@@ -41,7 +43,7 @@ from PIL import (  # noqa: F401 (plugins imported to register their formats)
     WebPImagePlugin,
 )
 
-from handlers import decode_budget, nclx, vips_engine
+from handlers import decode_budget, jpeg_prefix, nclx, vips_engine
 from handlers.errors import ImageRejected, RejectReason
 from handlers.limits import BUDGET_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS
 from handlers.placeholder import Placeholder, compute_placeholder
@@ -146,6 +148,8 @@ class Renditions:
     placeholder: Placeholder | None = None  # from the smallest rendition
     decode_ms: float = 0.0  # open, decode, resize and colour
     encode_ms: float = 0.0  # every encode, and the placeholder
+    dc_prefix: bool = False  # a progressive JPEG decoded from its DC scans alone (dc_prefix())
+    bytes_decoded: int = 0  # of the input: all of it, or the DC scans' prefix
 
     @property
     def default(self) -> Rendition:
@@ -195,6 +199,9 @@ def make_renditions(
     started = time.perf_counter()
     if data[4:8] == b"ftyp":  # ISOBMFF: AVIF or HEIF
         _load_isobmff_plugins()
+    prefix = dc_prefix(data, specs)
+    if prefix is not None:
+        data = jpeg_prefix.closed(data, prefix)
     # PNGs and lossy WebPs libvips can decode as a stream are resampled while they decode: only
     # the base is ever held, so the memory budget prices that, and the CPU bound stays the
     # source's pixels (at most DEFAULT_MAX_PIXELS, whatever the memory size).
@@ -274,6 +281,8 @@ def make_renditions(
         placeholder=hint,
         decode_ms=(decoded_at - started) * 1000,
         encode_ms=(time.perf_counter() - decoded_at) * 1000,
+        dc_prefix=prefix is not None,
+        bytes_decoded=len(data) if prefix is None else prefix.end,
     )
 
 
@@ -611,3 +620,22 @@ def _flatten_la(im: Image.Image) -> Image.Image:
         Image.new("RGBA", im.size, (255, 255, 255, 255)), im.convert("RGBA")
     )
     return rgba.convert("L").convert("LA")
+
+
+# --- progressive JPEG: the DC scans alone, when a 1/8-scale decode serves every rendition ----
+
+
+def dc_scale_serves(size: tuple[int, int], specs: Sequence[RenditionSpec]) -> bool:
+    """True when draft() will decode a ``size`` JPEG at 1/8 scale for ``specs``: the 1/8-scale
+    image is then at least ``_RESAMPLE_GAP`` times every rendition (orientation swaps both sides
+    of both, so it changes nothing here)."""
+    request = _draft_request(size, max(spec.size for spec in specs))
+    return request is not None and min(size[0] // request[0], size[1] // request[1]) >= 8
+
+
+def dc_prefix(data: bytes | bytearray, specs: Sequence[RenditionSpec]) -> jpeg_prefix.Head | None:
+    """Where the DC scans of a progressive JPEG end (``.end``) when those bytes are all its
+    renditions need (handlers.jpeg_prefix; ``data`` may be only the head of the file), else None:
+    decode the whole file. ``jpeg_prefix.closed`` makes them the file to decode."""
+    head = jpeg_prefix.scan(data, lambda frame: dc_scale_serves(frame.size, specs))
+    return head if head.status is jpeg_prefix.Status.COMPLETE else None
