@@ -30,7 +30,15 @@ from PIL import Image
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["Decoded", "VipsError", "available", "load_resampled", "resample", "streams"]
+__all__ = [
+    "Decoded",
+    "VipsError",
+    "available",
+    "load_jpeg_resampled",
+    "load_resampled",
+    "resample",
+    "streams",
+]
 
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES: Final = frozenset({0, 2, 3, 4, 6})  # grey, RGB, palette, grey+alpha, RGBA
@@ -122,6 +130,21 @@ def load_resampled(data: bytes, size: tuple[int, int]) -> Decoded:
         orientation = _int_field(image, "orientation") or 1
         icc = _bytes_field(image, "icc-profile-data")
         return Decoded(_to_pillow(image), orientation if 1 <= orientation <= 8 else 1, icc)
+    except vips.Error as exc:
+        raise VipsError(str(exc).strip().splitlines()[0] if str(exc).strip() else "") from exc
+
+
+def load_jpeg_resampled(data: bytes, shrink: int, size: tuple[int, int]) -> Image.Image:
+    """A JPEG decoded by libjpeg-turbo at 1/``shrink`` (its DCT scaling, as Pillow's draft()),
+    resampled with lanczos3 to exactly ``size`` as the rows come. Raises VipsError."""
+    vips = _pyvips()
+    assert vips is not None, "check available() first"
+    try:
+        image = vips.Image.jpegload_buffer(
+            data, shrink=shrink, access="sequential", fail_on="error", autorotate=False
+        )
+        image = image.thumbnail_image(size[0], height=size[1], size="force", no_rotate=True)
+        return _to_pillow(image)
     except vips.Error as exc:
         raise VipsError(str(exc).strip().splitlines()[0] if str(exc).strip() else "") from exc
 

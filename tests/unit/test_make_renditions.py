@@ -58,7 +58,7 @@ def test_every_format_and_size_is_made_and_decodes(read_image: ReadImage) -> Non
 
 class DecodeCounter:
     """Counts decodes of an image's pixels: Pillow's file decoders (not the "raw" one that
-    frombuffer uses to take pixels back from libvips) and libvips' streamed decodes."""
+    frombuffer uses to take pixels back from libvips) and libvips' decodes."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
@@ -73,8 +73,14 @@ class DecodeCounter:
             self.count += 1
             return streamed(*args, **kwargs)
 
+        def counting_jpeg(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return jpeg(*args, **kwargs)
+
+        jpeg = vips_engine.load_jpeg_resampled
         monkeypatch.setattr(Image, "_getdecoder", counting)
         monkeypatch.setattr(vips_engine, "load_resampled", counting_streamed)
+        monkeypatch.setattr(vips_engine, "load_jpeg_resampled", counting_jpeg)
 
 
 @pytest.mark.parametrize(
@@ -214,3 +220,53 @@ def test_the_example_set_on_a_24_mp_jpeg_fits_the_default_function_memory() -> N
     function with the ~20 MB the runtime client and botocore add (bench/RESULTS.md)."""
     measured = peak_rss("200:jpeg,200:webp,800:webp,1600:avif", "photo-24mp")
     assert measured["max_rss_mb"] < 256 - 20
+
+
+@pytest.mark.parametrize("orientation", [1, 6], ids=["upright", "exif-rotated"])
+def test_large_jpeg_renditions_through_libvips_match_pillows(
+    read_image: ReadImage, monkeypatch: pytest.MonkeyPatch, orientation: int
+) -> None:
+    """A megapixel JPEG decode goes to libvips (same DCT scale, lanczos3 as the rows come):
+    the rendition is the one Pillow's own decode and LANCZOS make, turned the same way."""
+    source = Image.open(io.BytesIO(read_image("2569067123_aca715a2ee_o.jpg")))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    source.save(buffer, "JPEG", quality=90, exif=exif)
+    data = buffer.getvalue()
+    spec = renditions.parse("1600:png,800:png")
+    calls: list[object] = []
+    real = vips_engine.load_jpeg_resampled
+
+    def spy(*args: Any) -> Image.Image:
+        calls.append(args[1:])
+        return real(*args)
+
+    monkeypatch.setattr(vips_engine, "load_jpeg_resampled", spy)
+    with_vips = make_renditions(data, spec)
+    assert calls == [(1, (1600, 1306))]  # a full-scale decode of 2725x2225, to the largest
+    monkeypatch.setattr(vips_engine, "_pyvips", lambda: None)  # as if pyvips were absent
+    with_pillow = make_renditions(data, spec)
+    for ours, theirs in zip(with_vips.renditions, with_pillow.renditions, strict=True):
+        assert (ours.width, ours.height) == (theirs.width, theirs.height)
+        if orientation == 6:
+            assert ours.height > ours.width
+        assert psnr(decode(ours.data), decode(theirs.data)) > 40
+
+
+@pytest.mark.parametrize("name", ["with-alpha.png", "p3.png", "4.webp"])
+def test_streamed_formats_fall_back_to_pillow_without_libvips(
+    read_image: ReadImage, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    data = read_image(name)
+    assert vips_engine.streams(data)
+    streamed = make_renditions(data, renditions.parse("200:png"))
+    monkeypatch.setattr(vips_engine, "_pyvips", lambda: None)
+    fallback = make_renditions(data, renditions.parse("200:png"))
+    ours, theirs = streamed.default, fallback.default
+    assert (ours.width, ours.height) == (theirs.width, theirs.height)
+    # Both resample differently (libvips: box shrink then lanczos3, alpha premultiplied;
+    # Pillow: reduce() then LANCZOS): both are held against one full decode's LANCZOS.
+    reference = decode(data).resize((ours.width, ours.height), Image.Resampling.LANCZOS)
+    assert psnr(decode(ours.data), reference) > 33
+    assert psnr(decode(theirs.data), reference) > 33

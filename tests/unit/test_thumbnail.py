@@ -313,7 +313,9 @@ def peak_rss_added(path: Path, warm_up: Path) -> dict[str, object]:
 def test_huge_images_stay_in_bounded_memory(
     images_dir: Path, name: str, outcome: str, limit_mb: float
 ) -> None:
-    measured = peak_rss_added(images_dir / name, images_dir / "Landscape_1.jpg")
+    # Warmed on a PNG: libvips (which resamples the giant JPEG's 1/8 decode as it streams) is
+    # loaded once per container, its libraries counted in the budget (VIPS_RESIDENT_MB).
+    measured = peak_rss_added(images_dir / name, images_dir / "with-alpha.png")
     assert measured["outcome"] == outcome
     assert isinstance(measured["added_mb"], float) and measured["added_mb"] < limit_mb
 
