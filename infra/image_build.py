@@ -299,35 +299,39 @@ def _image_exists(name: str) -> bool:
 
 
 # --- wheels and builds ---------------------------------------------------------------------------
+# Pinned packages PyPI publishes as an sdist only (pure Python), which the Dockerfiles build
+# (--no-binary); the local build gets the sdist and what building it needs beside the wheels.
+SDIST_ONLY: Final = ("pyvips",)
+SDIST_BUILD_REQUIRES: Final = ("setuptools", "pkgconfig")  # and cffi, pinned already
+
+
 def ensure_wheels(function: Function, arch: Arch) -> Path:
     """The function's pinned wheels for ``arch``, downloaded once per requirement set."""
     requirements = ROOT / function.requirements
-    key = _key(requirements.read_text(), arch.wheel_platforms, arch.python_version)
+    key = _key(requirements.read_text(), arch.wheel_platforms, arch.python_version, SDIST_ONLY)
     folder = CACHE / f"wheels-{function.name}-{arch.name}-{key}"
     if not folder.exists():
         partial = folder.with_suffix(".part")
         shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        lines = requirements.read_text().splitlines()
+        sdists = [line for line in lines if line.split("==")[0] in SDIST_ONLY]
+        binary = partial / "binary-requirements.txt"
+        binary.write_text("\n".join(line for line in lines if line not in sdists) + "\n")
         platforms = [flag for p in arch.wheel_platforms for flag in ("--platform", p)]
+        download = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(partial)]
+        target = ["--python-version", arch.python_version, "--implementation", "cp"]
         run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--only-binary=:all:",
-                *platforms,
-                "--python-version",
-                arch.python_version,
-                "--implementation",
-                "cp",
-                "--dest",
-                str(partial),
-                "-r",
-                str(requirements),
-            ],
+            [*download, "--only-binary=:all:", *platforms, *target, "-r", str(binary)],
             timeout=900,
         )
+        if sdists:
+            run([*download, "--no-deps", "--no-binary=:all:", *sdists], timeout=900)
+            run(
+                [*download, "--only-binary=:all:", *platforms, *target, *SDIST_BUILD_REQUIRES],
+                timeout=900,
+            )
+        binary.unlink()
         partial.replace(folder)
     return folder
 

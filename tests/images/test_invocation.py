@@ -78,6 +78,10 @@ def test_resize_image_thumbnails_and_indexes_uploads(
     uploads = {
         f"{prefix}cat.jpg": samples.load("cat-2mb"),
         f"{prefix}flowers.jpeg": read_image("flowers.jpeg"),
+        # libvips' streamed decodes, and pillow-heif loaded on first use, inside the image.
+        f"{prefix}dialog.png": read_image("with-alpha.png"),
+        f"{prefix}photo.webp": read_image("4.webp"),
+        f"{prefix}rotated.avif": read_image("pitm.avif"),
     }
     notifications = []
     for sequencer, (key, data) in enumerate(uploads.items(), start=1):
