@@ -103,7 +103,16 @@ METHODS: dict[str, Callable[[bytes], bytes]] = {
     "rust-image": rust_image,
 }
 OPTIONAL = {"pyvips": "pyvips", "floor": "simplejpeg"}
-JPEG_ONLY = {"floor"}
+# The sample kinds (devstack.samples.Spec.kind) a method reads, where not all: the floor decodes
+# JPEG only; rust-image is built with the image crate's jpeg and png features only.
+KINDS: dict[str, frozenset[str]] = {
+    "floor": frozenset({"photo"}),
+    "rust-image": frozenset({"photo", "screenshot"}),
+}
+
+
+def reads(method: str, kind: str) -> bool:
+    return kind in KINDS.get(method, frozenset({kind}))
 
 
 def unavailable(method: str) -> str | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.methods import JPEG_ONLY, METHODS, unavailable
+from bench.methods import METHODS, reads, unavailable
 from bench.peers import PEERS
 from devstack import samples
 
@@ -48,8 +48,8 @@ def test_thumbnail(benchmark: BenchmarkFixture, method: str, image: str) -> None
     reason = unavailable(method)
     if reason is not None:
         pytest.skip(reason)
-    if method in JPEG_ONLY and spec.kind != "photo":
-        pytest.skip(f"{method} decodes JPEG only")
+    if not reads(method, spec.kind):
+        pytest.skip(f"{method} does not read {spec.kind} images")
     data = samples.load(image)
     function = METHODS[method]
     peer = PEERS.get(method)

@@ -4,7 +4,8 @@ its quality.
     make bench-sizes     (pytest bench/test_sizes.py --benchmark-only)
 
 Methods are whatever ``bench.methods.METHODS`` holds, called as ``method(data, max_size)``; one
-that is not available here is skipped with its reason, and the JPEG-only ones skip other formats.
+that is not available here is skipped with its reason, and one that does not read a sample's
+kind (bench.methods.KINDS) skips it.
 Durations come from pytest-benchmark (medians of ROUNDS after one warm-up round); CPU time of all
 threads is in each benchmark's ``extra_info``.
 
@@ -27,7 +28,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench import methods, quality
-from bench.methods import JPEG_ONLY, METHODS
+from bench.methods import METHODS, reads
 from devstack import samples
 from handlers.thumbnail import ImageRejected
 
@@ -59,8 +60,8 @@ def test_size(benchmark: BenchmarkFixture, method: str, image: str, size: int) -
     if why:
         pytest.skip(why)
     spec = samples.SPECS[image]
-    if method in JPEG_ONLY and spec.kind != "photo":
-        pytest.skip(f"{method} decodes JPEG only")
+    if not reads(method, spec.kind):
+        pytest.skip(f"{method} does not read {spec.kind} images")
     data = samples.load(image)
     # Every method takes (data, max_size); METHODS' type names only the first argument.
     function = cast(Callable[[bytes, int], bytes], METHODS[method])
