@@ -217,14 +217,14 @@ def make_renditions(
         READABLE_FORMATS,
         budget=max_pixels * BUDGET_BYTES_PER_PIXEL,
         draft=lambda size: _draft_request(size, max_size),
-        held=(lambda size: _streamed_base(size, specs)) if streamed else None,
+        held=(lambda size: _base_size(size, _sizes(size, specs))) if streamed else None,
     )
     if streamed and estimate is not None and estimate.format == streamed:
         # Pillow never opens it (its WebP plugin allocates two canvases on open): the size
         # comes from the estimate's header walk, the rest from libvips.
         source_format, source_size = streamed, estimate.size
-        sizes = sorted({fit_within(source_size, spec.size) for spec in specs}, reverse=True)
-        decoded_size = _streamed_base(source_size, specs)
+        sizes = _sizes(source_size, specs)
+        decoded_size = _base_size(source_size, sizes)
         pixel_limit = max(max_pixels, DEFAULT_MAX_PIXELS)
         counted = source_size[0] * source_size[1]
         if counted > pixel_limit or decoded_size[0] * decoded_size[1] > max_pixels:
@@ -235,7 +235,7 @@ def make_renditions(
         source = _open(data)
         source_format = str(source.format)
         source_size = source.size
-        sizes = sorted({fit_within(source_size, spec.size) for spec in specs}, reverse=True)
+        sizes = _sizes(source_size, specs)
         request = _draft_request(source_size, max_size)
         if source_format in ("JPEG", "MPO") and request:
             source.draft(None, request)
@@ -402,6 +402,10 @@ def _open(data: bytes) -> ImageFile.ImageFile:
         raise ImageRejected(RejectReason.TOO_LARGE, "the decoder ran out of memory") from exc
 
 
+def _corrupt(exc: BaseException) -> ImageRejected:
+    return ImageRejected(RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}")
+
+
 def _too_large(
     size: tuple[int, int], source_format: str, decoded: int, limit: int
 ) -> ImageRejected:
@@ -425,9 +429,7 @@ def _load(
             source.close()  # the decoded pixels, freed before the encoders take their memory
         base, icc = _to_srgb(base, icc)
     except _DECODE_ERRORS as exc:
-        raise ImageRejected(
-            RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}"
-        ) from exc
+        raise _corrupt(exc) from exc
     except MemoryError as exc:  # an allocation the estimate missed: refuse, never retry
         raise ImageRejected(RejectReason.TOO_LARGE, "the decoder ran out of memory") from exc
     return base, orientation, icc
@@ -447,32 +449,34 @@ def _load_jpeg_with_vips(
     )
     orientation = _orientation(source)
     icc = source.info.get("icc_profile")
-    largest = sizes[0]
-    if all(_can_make(largest, size) or size == largest for size in sizes[1:]):
-        size = largest
-    else:
-        factor = max(1, _reduce_factor_of(source.size, largest))
-        size = (-(-source.width // factor), -(-source.height // factor))
+    size = _base_size(source.size, sizes)
     source.close()
     try:
         im = vips_engine.load_jpeg_resampled(data, shrink, size)
     except vips_engine.VipsError as exc:
-        raise ImageRejected(
-            RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}"
-        ) from exc
+        raise _corrupt(exc) from exc
     base = _base(im, sizes, True)
     base, icc = _to_srgb(base, icc)
     return base, orientation, icc
 
 
-def _streamed_base(size: tuple[int, int], specs: Sequence[RenditionSpec]) -> tuple[int, int]:
-    """The one image a streamed decode makes: the largest rendition when every other can be
-    made from it, else the source box-reduced as far as the largest rendition allows."""
-    sizes = sorted({fit_within(size, spec.size) for spec in specs}, reverse=True)
-    largest = sizes[0]
-    if all(_can_make(largest, other) or other == largest for other in sizes[1:]):
-        return largest
-    factor = max(1, _reduce_factor_of(size, largest))
+def _sizes(size: tuple[int, int], specs: Sequence[RenditionSpec]) -> list[tuple[int, int]]:
+    """Every rendition's size for a source of ``size``, largest first, each once."""
+    return sorted({fit_within(size, spec.size) for spec in specs}, reverse=True)
+
+
+def _serves_all(sizes: list[tuple[int, int]]) -> bool:
+    """True when every smaller rendition can be made from the largest (``sizes`` decreasing)."""
+    return all(_can_make(sizes[0], size) or size == sizes[0] for size in sizes[1:])
+
+
+def _base_size(size: tuple[int, int], sizes: list[tuple[int, int]]) -> tuple[int, int]:
+    """The size of the base ``_base`` makes from an image of ``size``: the largest rendition
+    when it serves all, else the image box-reduced as far as the largest rendition allows (as
+    ``reduce()`` rounds). For decoders that resample as they go, so they can make it at once."""
+    if _serves_all(sizes):
+        return sizes[0]
+    factor = max(1, _reduce_factor_of(size, sizes[0]))
     return -(-size[0] // factor), -(-size[1] // factor)
 
 
@@ -484,9 +488,7 @@ def _load_streamed(
     try:
         decoded = vips_engine.load_resampled(data, size)
     except vips_engine.VipsError as exc:
-        raise ImageRejected(
-            RejectReason.CORRUPT, f"image data is truncated or corrupt: {exc}"
-        ) from exc
+        raise _corrupt(exc) from exc
     base = _base(decoded.image, sizes, True)
     base, icc = _to_srgb(base, decoded.icc)
     return base, decoded.orientation, icc
@@ -539,7 +541,7 @@ def _base(im: Image.Image, sizes: list[tuple[int, int]], large_resample: bool) -
     size.
     """
     largest = sizes[0]
-    if all(_can_make(largest, size) or size == largest for size in sizes[1:]):
+    if _serves_all(sizes):
         return _shrink(im, largest, large_resample)
     factor = _reduce_factor(im, largest)
     return im.reduce(factor) if factor > 1 else im

@@ -51,6 +51,12 @@ RESAMPLE_MIN_PIXELS: Final = 1_500_000
 class VipsError(Exception):
     """libvips refused the data (truncated, corrupt): the caller's corrupt-image answer."""
 
+    @classmethod
+    def of(cls, exc: Exception) -> VipsError:
+        """libvips' error, by its first line (the rest is its call stack)."""
+        message = str(exc).strip()
+        return cls(message.splitlines()[0] if message else "")
+
 
 @cache
 def _pyvips() -> ModuleType | None:
@@ -131,7 +137,7 @@ def load_resampled(data: bytes, size: tuple[int, int]) -> Decoded:
         icc = _bytes_field(image, "icc-profile-data")
         return Decoded(_to_pillow(image), orientation if 1 <= orientation <= 8 else 1, icc)
     except vips.Error as exc:
-        raise VipsError(str(exc).strip().splitlines()[0] if str(exc).strip() else "") from exc
+        raise VipsError.of(exc) from exc
 
 
 def load_jpeg_resampled(data: bytes, shrink: int, size: tuple[int, int]) -> Image.Image:
@@ -146,7 +152,7 @@ def load_jpeg_resampled(data: bytes, shrink: int, size: tuple[int, int]) -> Imag
         image = image.thumbnail_image(size[0], height=size[1], size="force", no_rotate=True)
         return _to_pillow(image)
     except vips.Error as exc:
-        raise VipsError(str(exc).strip().splitlines()[0] if str(exc).strip() else "") from exc
+        raise VipsError.of(exc) from exc
 
 
 def _int_field(image: Any, name: str) -> int:
