@@ -55,6 +55,22 @@ def function_for(method: str) -> Callable[[bytes], object]:
     return METHODS[method]
 
 
+def in_fresh_process(method: str, image: str) -> dict[str, float]:
+    """What ``python -m bench.peak_rss METHOD IMAGE`` prints, run from the project's root."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.peak_rss", method, image],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
+    )
+    measured: dict[str, float] = json.loads(result.stdout)
+    return measured
+
+
 def main(method: str, image: str) -> None:
     # Imported here, not at the top: a process that only reads its peak (tests/unit's hostile
     # runner, which models the function's own baseline) must not pay for numpy and the methods.

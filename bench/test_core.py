@@ -10,10 +10,7 @@ adds to each timed call (a no-op request's median), so they compare like with li
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,24 +18,12 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench.methods import METHODS, reads, unavailable
+from bench.peak_rss import in_fresh_process
 from bench.peers import PEERS
 from devstack import samples
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 15
-
-
-def peak_rss(method: str, image: str) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.peak_rss", method, image],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    measured: dict[str, float] = json.loads(result.stdout)
-    return measured
 
 
 @pytest.mark.parametrize("image", list(samples.SPECS))
@@ -59,7 +44,7 @@ def test_thumbnail(benchmark: BenchmarkFixture, method: str, image: str) -> None
         benchmark.extra_info["ipc_ms"] = peer.ipc_overhead_s() * 1000
     benchmark.group = image
     benchmark.extra_info.update(
-        method=method, image=image, bytes=len(data), **peak_rss(method, image)
+        method=method, image=image, bytes=len(data), **in_fresh_process(method, image)
     )
     cpu_ms: list[float] = []
 

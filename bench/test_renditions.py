@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from bench.test_core import ROUNDS, peak_rss
+from bench.peak_rss import in_fresh_process
+from bench.test_core import ROUNDS
 from devstack import samples
 from handlers import renditions
 from handlers.placeholder import compute_placeholder
@@ -49,7 +50,7 @@ def test_renditions(benchmark: BenchmarkFixture, name: str, image: str) -> None:
         image=image,
         spec=SETS[name],
         bytes=len(data),
-        **peak_rss(f"renditions:{SETS[name]}", image),
+        **in_fresh_process(f"renditions:{SETS[name]}", image),
     )
     cpu_ms: list[float] = []
 

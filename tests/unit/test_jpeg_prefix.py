@@ -29,6 +29,7 @@ from handlers.thumbnail import (
     make_renditions,
 )
 from tests.conftest import IMAGES
+from tests.unit.test_make_renditions import decode, psnr
 
 # --- the files -----------------------------------------------------------------------------
 
@@ -111,19 +112,6 @@ def whole_file(data: bytes, specs: tuple[RenditionSpec, ...]) -> Renditions:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(thumbnail, "dc_prefix", lambda data, specs: None)
         return make_renditions(data, specs)
-
-
-def decode(data: bytes) -> Image.Image:
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    return im
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    x = np.asarray(a.convert("RGB"), dtype=np.float64)
-    y = np.asarray(b.convert("RGB"), dtype=np.float64)
-    mse = float(((x - y) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 # --- make_renditions -----------------------------------------------------------------------

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from bench.peak_rss import in_fresh_process
 from handlers import renditions, vips_engine
 from handlers.renditions import OutputFormat, RenditionSpec
 from handlers.thumbnail import Renditions, fit_within, make_renditions
@@ -194,16 +192,7 @@ def test_every_ok_upload_gets_a_placeholder(read_image: ReadImage) -> None:
 
 def peak_rss(spec: str, image: str) -> dict[str, float]:
     """Peak RSS of make_renditions(spec) on a generated image, in a fresh interpreter."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.peak_rss", f"renditions:{spec}", image],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    measured: dict[str, float] = json.loads(result.stdout)
-    return measured
+    return in_fresh_process(f"renditions:{spec}", image)
 
 
 @pytest.mark.slow
