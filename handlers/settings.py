@@ -79,12 +79,14 @@ def _prefix(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 # Measured: the runtime, botocore's clients and Pillow before the first image, and libvips'
-# libraries once a PNG or WebP has loaded them (handlers.limits). The rest, less 14 MB for what
-# the decode estimates leave out (allocator slack, small buffers, and the heap fragmentation
-# earlier large decodes leave in a warm function: up to ~15 MB seen), is the decode budget: the
-# input's bytes plus handlers.decode_budget's estimate of the decoder's and the pipeline's peak
-# must fit it. It is expressed in pixels of BUDGET_BYTES_PER_PIXEL bytes.
-_BASELINE_MB = RUNTIME_BASELINE_MB + VIPS_RESIDENT_MB + 14
+# libraries once a PNG or WebP has loaded them (handlers.limits), plus 9 MB of small buffers the
+# decode estimates leave out. Of the rest the decode budget takes 90%: allocator slack and the
+# heap fragmentation earlier decodes leave in a warm function grow with the decode (a 185 MB
+# TIFF tile, after other large decodes, peaked 188 MB over the baseline). The input's bytes plus
+# handlers.decode_budget's estimate of the decoder's and the pipeline's peak must fit it. It is
+# expressed in pixels of BUDGET_BYTES_PER_PIXEL bytes.
+_BASELINE_MB = RUNTIME_BASELINE_MB + VIPS_RESIDENT_MB + 9
+_BUDGET_SHARE = 0.9
 
 
 def _pixel_budget(env: Mapping[str, str]) -> int:
@@ -94,7 +96,8 @@ def _pixel_budget(env: Mapping[str, str]) -> int:
     memory_mb = _int(env, MEMORY_SIZE, 0, 0, 10_240)
     if not memory_mb:
         return DEFAULT_MAX_PIXELS
-    budget = max(memory_mb - _BASELINE_MB, 16) * 2**20 // BUDGET_BYTES_PER_PIXEL
+    budget = max(int((memory_mb - _BASELINE_MB) * _BUDGET_SHARE), 16) * 2**20
+    budget //= BUDGET_BYTES_PER_PIXEL
     return min(budget, DEFAULT_MAX_PIXELS)
 
 
