@@ -40,7 +40,7 @@ from devstack.cgroups import Cgroup
 from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import FunctionProcess, Interpreter, Launcher, Report
 from devstack.stack import EmbeddedStack, embedded
-from handlers import aws
+from handlers.common import aws
 
 RUN: Final = Path(__file__).resolve().parent / "results" / "run"
 MEMORY_SIZES: Final = (128, 256, 512, 1024, 1769)

@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from bench.peers import PEERS
-from handlers.thumbnail import _draft_request, fit_within, make_thumbnail
+from handlers.imaging.pipeline import _draft_request, fit_within, make_thumbnail
 
 MAX_SIZE = 200
 QUALITY = 85
@@ -66,7 +66,7 @@ def pyvips_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
 
 def floor(data: bytes, max_size: int = MAX_SIZE) -> bytes:
     """The physical floor for a JPEG: libjpeg-turbo's DCT-scaled decode alone, at the scale
-    tuned's draft() request picks (handlers.thumbnail's per-scale gap)."""
+    tuned's draft() request picks (handlers.imaging.pipeline's per-scale gap)."""
     import simplejpeg
 
     height, width, _, _ = simplejpeg.decode_jpeg_header(data)  # (height, width, ...)

@@ -45,8 +45,8 @@ def measure(
 
 def function_for(method: str) -> Callable[[bytes], object]:
     if method.startswith("renditions:"):
-        from handlers import renditions
-        from handlers.thumbnail import make_renditions
+        from handlers.imaging import renditions
+        from handlers.imaging.pipeline import make_renditions
 
         specs = renditions.parse(method.removeprefix("renditions:"))
         return lambda data: make_renditions(data, specs)

@@ -6,8 +6,8 @@ python -m bench.progressive [--rounds N]
 Images: the bench's photo-12mp-progressive and a held-out 24 MP progressive photo generated with
 another seed (cached beside the samples). For each: median (min-max) ms over interleaved rounds,
 the fraction of the object's bytes each method needs (the resize function's download, read as
-``handlers.resize._read`` reads it), PSNR of its thumbnail against tuned's whole-file one, and
-the peak RSS a fresh process adds while it holds the input and thumbnails it.
+``handlers.index.lifecycle._read`` reads it), PSNR of its thumbnail against tuned's whole-file
+one, and the peak RSS a fresh process adds while it holds the input and thumbnails it.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from PIL import Image
 from bench.methods import pyvips_thumbnail
 from bench.peak_rss import max_rss_mb
 from devstack import samples
-from handlers import renditions, resize, thumbnail
-from handlers.thumbnail import make_thumbnail
+from handlers.imaging import pipeline, renditions
+from handlers.imaging.pipeline import make_thumbnail
+from handlers.index import lifecycle
 
 SPECS = renditions.parse("200:auto")
 HELD_OUT = samples.Spec(
@@ -57,12 +58,12 @@ def images() -> dict[str, Path]:
 
 
 def _whole_file(data: bytes) -> bytes:
-    original = thumbnail.dc_prefix
-    thumbnail.dc_prefix = lambda data, specs: None
+    original = pipeline.dc_prefix
+    pipeline.dc_prefix = lambda data, specs: None
     try:
         return make_thumbnail(data).data
     finally:
-        thumbnail.dc_prefix = original
+        pipeline.dc_prefix = original
 
 
 def _pyvips(data: bytes) -> bytes:
@@ -84,7 +85,7 @@ def downloaded(method: str, path: Path) -> bytes:
     DC scans and the rest of the last chunk), the whole file otherwise."""
     if method == "tuned-dc-prefix":
         with path.open("rb") as body:
-            return resize._read(body, SPECS)
+            return lifecycle._read(body, SPECS)
     return path.read_bytes()
 
 
@@ -104,7 +105,7 @@ def _resident_mb() -> float:
 
 def peak(method: str, path: Path) -> None:
     """In a fresh process: warm up, then the RSS added while holding the input and thumbnailing
-    it (VmHWM reset first, as tests/unit/hostile_runner does)."""
+    it (VmHWM reset first, as tests/unit/imaging/hostile_runner does)."""
     function = FUNCTIONS[method]
     function(samples.load("photo-12mp"))  # warm up decoders, encoders, libvips's caches
     ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -20,9 +20,9 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from bench.peak_rss import in_fresh_process
 from bench.test_core import ROUNDS
 from devstack import samples
-from handlers import renditions
-from handlers.placeholder import compute_placeholder
-from handlers.thumbnail import fit_within, make_renditions
+from handlers.imaging import renditions
+from handlers.imaging.pipeline import fit_within, make_renditions
+from handlers.imaging.placeholder import compute_placeholder
 
 IMAGES = ("photo-12mp", "screenshot-4k")
 SETS = {

@@ -33,9 +33,10 @@ from devstack.ports import PortTaken
 from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import Report
 from devstack.stack import EmbeddedStack, embedded
-from handlers import aws, tables
-from handlers.client import ReadingClient
-from handlers.readings import Reading
+from handlers.common import aws
+from handlers.device.client import ReadingClient
+from handlers.readings.schema import Reading
+from infra import tables
 
 # Sample uploads: generated photos and screenshots (devstack/samples.py), a key with spaces, and a
 # file that is not an image (it gets a "rejected" row, not a retry loop).
@@ -332,10 +333,10 @@ The stack stays up until Ctrl-C. Try:
   aws s3 cp my-photo.jpg s3://{bucket}/{SOURCE_PREFIX}my-photo.jpg
   aws s3 ls s3://{bucket}/thumbnails/ --recursive
   aws dynamodb scan --table-name {stack.resources.index_table}
-  python -m handlers.client --url {url} --no-sign send --temperature 65.2 --on --setpoint 64
+  python -m handlers.device.client --url {url} --no-sign send --temperature 65.2 --on --setpoint 64
   curl '{url}/readings?day={day}'
   curl '{url}/summary?day={day}'
-  python -m handlers.client --url {url} --no-sign chart --day {day} --out chart.svg
+  python -m handlers.device.client --url {url} --no-sign chart --day {day} --out chart.svg
 """
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Final
 from urllib.parse import urlsplit
 
-from handlers import aws
+from handlers.common import aws
 
 # moto and LocalStack accept any credentials; LocalStack maps these to account 000000000000.
 LOCAL_CREDENTIALS: Final = {

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from devstack.function_url import serving
 from devstack.runtime import InvocationFailed, Report
-from handlers import aws
+from handlers.common import aws
 
 logger = logging.getLogger(__name__)
 

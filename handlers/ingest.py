@@ -2,12 +2,13 @@
 
     POST /                      one reading, or a JSON array of readings (a device's backlog)
     GET  /readings?day=DATE     that local day's readings in time order, paginated with `cursor`
-    GET  /readings?from=&to=    readings across days (at most 31), in time order (handlers.history)
-    GET  /summary?day=DATE      per-day summaries, also for from=&to= (handlers.history)
-    GET  /chart?day=DATE        the day as an SVG chart (handlers.history)
+    GET  /readings?from=&to=    readings across days (at most 31), in time order
+    (handlers.readings.history)
+    GET  /summary?day=DATE      per-day summaries, also for from=&to= (handlers.readings.history)
+    GET  /chart?day=DATE        the day as an SVG chart (handlers.readings.history)
     GET  /health
 
-Every request also writes one Embedded Metric Format line to stdout (handlers.metrics).
+Every request also writes one Embedded Metric Format line to stdout (handlers.readings.metrics).
 
 Errors map to statuses through one table (``STATUS``), batch outcomes included; storage failures
 are logged with their detail and answered with a generic message. Only the errors in ``ANSWERED``
@@ -28,8 +29,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Final
 
-from handlers import history, http_events, metrics, readings_store
-from handlers.errors import (
+from handlers.common.errors import (
     BadRequest,
     BodyTooLarge,
     DuplicateReading,
@@ -42,10 +42,12 @@ from handlers.errors import (
     ThumbstatError,
     UnsupportedMediaType,
 )
-from handlers.history import Document
-from handlers.logs import get_logger, lambda_context, log_json
-from handlers.readings import Reading, parse_reading, unknown_fields
-from handlers.settings import IngestSettings
+from handlers.common.logs import get_logger, lambda_context, log_json
+from handlers.readings import history, http_events, metrics
+from handlers.readings import store as readings_store
+from handlers.readings.history import Document
+from handlers.readings.schema import Reading, parse_reading, unknown_fields
+from handlers.readings.settings import IngestSettings
 
 logger = get_logger(__name__)
 

@@ -10,7 +10,7 @@ is what both clients load instead; every other file (endpoint rule sets, ``endpo
 ``partitions.json``, paginators, other services) still comes from botocore's own data, whole, so
 endpoint resolution is exactly botocore's.
 
-Which operations: found in the source, never listed by hand. ``handlers/aws.py`` defines the
+Which operations: found in the source, never listed by hand. ``handlers/common/aws.py`` defines the
 client factories (a function calling ``create_client("<service>")``, with its return type); an
 ``ast`` walk over the handlers finds every method called on a client, a client being a call of a
 factory (``aws.s3()``), a name bound to one, or a parameter annotated with a factory's return
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-FACTORIES_MODULE: Final = "aws.py"  # in the handlers directory
+FACTORIES_MODULE: Final = "common/aws.py"  # in the handlers directory
 # Where each Dockerfile writes the trimmed data (its AWS_DATA_PATH).
 IMAGE_DATA_PATH: Final = "/opt/function/botocore-data"
 # Written beside the models: what was kept, for people and for the tests.
@@ -116,21 +116,22 @@ class _Walker:
         uses: dict[str, Uses],
     ) -> None:
         self.path, self.by_function, self.by_type, self.uses = path, by_function, by_type, uses
-        self.factory_names: dict[str, str] = {}  # local name -> service (from handlers.aws import)
-        self.module_names: set[str] = set()  # local names of handlers.aws itself
+        # local name -> service (from handlers.common.aws import)
+        self.factory_names: dict[str, str] = {}
+        self.module_names: set[str] = set()  # local names of handlers.common.aws itself
 
     def walk(self) -> None:
         tree = ast.parse(self.path.read_text(), str(self.path))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (
-                node.module == "handlers.aws" or (node.level and node.module == "aws")
+                node.module == "handlers.common.aws" or (node.level and node.module == "aws")
             ):
                 for alias in node.names:
                     if alias.name in self.by_function:
                         self.factory_names[alias.asname or alias.name] = self.by_function[
                             alias.name
                         ]
-            if isinstance(node, ast.ImportFrom) and node.module in ("handlers", None):
+            if isinstance(node, ast.ImportFrom) and node.module in ("handlers.common", None):
                 self.module_names.update(
                     alias.asname or alias.name for alias in node.names if alias.name == "aws"
                 )
@@ -138,7 +139,7 @@ class _Walker:
                 self.module_names.update(
                     alias.asname or alias.name
                     for alias in node.names
-                    if alias.name == "handlers.aws"
+                    if alias.name == "handlers.common.aws"
                 )
         self._scope(tree.body, {})
 
@@ -253,7 +254,7 @@ def used(handlers: Path = HANDLERS) -> dict[str, Uses]:
     by_function, by_type = factories(handlers)
     uses: dict[str, Uses] = {}
     for path in sorted(handlers.rglob("*.py")):
-        if path.name != FACTORIES_MODULE and "__pycache__" not in path.parts:
+        if path != handlers / FACTORIES_MODULE and "__pycache__" not in path.parts:
             _Walker(path, by_function, by_type, uses).walk()
     return {service: found for service, found in uses.items() if found.methods or found.exceptions}
 

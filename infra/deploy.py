@@ -298,7 +298,7 @@ class Deployer:
 def client_command(outputs: dict[str, str]) -> str:
     return (
         f"THUMBSTAT_URL={outputs.get('FunctionUrl', '<FunctionUrl>')} "
-        "python -m handlers.client send --temperature 65.2 --on --setpoint 64"
+        "python -m handlers.device.client send --temperature 65.2 --on --setpoint 64"
     )
 
 

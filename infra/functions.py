@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from handlers import renditions, settings, tables
+from handlers.imaging import renditions
+from handlers.index import settings as resize_settings
+from handlers.readings import settings as ingest_settings
+from infra import tables
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Function:
     # What the function is configured with: the local stacks set these values, the template sets
     # the same names (from its parameters and resources).
     environment: Mapping[str, str]
-    variables: tuple[str, ...]  # every variable the function reads (handlers/settings.py)
+    variables: tuple[str, ...]  # every variable the function reads (its settings module)
     needs_pillow: bool
 
     @property
@@ -75,7 +78,7 @@ class Function:
         return f"{self.name.capitalize()}Timeout"
 
 
-_RESIZE_DEFAULTS: Final = settings.ResizeSettings()
+_RESIZE_DEFAULTS: Final = resize_settings.ResizeSettings()
 
 RESIZE: Final = Function(
     name="resize",
@@ -86,13 +89,13 @@ RESIZE: Final = Function(
     timeout_s=30,
     environment=MappingProxyType(
         {
-            settings.SOURCE_PREFIX: _RESIZE_DEFAULTS.source_prefix,
-            settings.THUMBNAIL_PREFIX: _RESIZE_DEFAULTS.thumbnail_prefix,
-            settings.RENDITIONS: renditions.render(_RESIZE_DEFAULTS.renditions),
-            settings.INDEX_TABLE: str(tables.IMAGE_INDEX["TableName"]),
+            resize_settings.SOURCE_PREFIX: _RESIZE_DEFAULTS.source_prefix,
+            resize_settings.THUMBNAIL_PREFIX: _RESIZE_DEFAULTS.thumbnail_prefix,
+            resize_settings.RENDITIONS: renditions.render(_RESIZE_DEFAULTS.renditions),
+            resize_settings.INDEX_TABLE: str(tables.IMAGE_INDEX["TableName"]),
         }
     ),
-    variables=settings.RESIZE_VARIABLES,
+    variables=resize_settings.VARIABLES,
     needs_pillow=True,
 )
 
@@ -101,8 +104,10 @@ INGEST: Final = Function(
     module="handlers.ingest",
     memory_mb=128,
     timeout_s=15,
-    environment=MappingProxyType({settings.READINGS_TABLE: str(tables.READINGS["TableName"])}),
-    variables=settings.INGEST_VARIABLES,
+    environment=MappingProxyType(
+        {ingest_settings.READINGS_TABLE: str(tables.READINGS["TableName"])}
+    ),
+    variables=ingest_settings.VARIABLES,
     needs_pillow=False,
 )
 

@@ -103,13 +103,13 @@ def step(name):
     elif name == "handler":
         __import__("handlers." + FUNCTION)
     elif name == "s3 client":
-        from handlers import aws
+        from handlers.common import aws
         aws.s3()
     elif name == "dynamodb client":
-        from handlers import aws
+        from handlers.common import aws
         aws.dynamodb()
     elif name == "dynamodb call":
-        from handlers import aws
+        from handlers.common import aws
         key = {"id": {"S": "k"}}
         if FUNCTION == "ingest":
             condition = "attribute_not_exists(id)"
@@ -117,7 +117,7 @@ def step(name):
         else:
             aws.dynamodb().get_item(TableName="t", Key=key, ConsistentRead=True)
     elif name == "s3 call":
-        from handlers import aws
+        from handlers.common import aws
         aws.s3().get_object(Bucket="b", Key="uploads/k.jpg")["Body"].read()
 
 times = []

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from handlers import thumbnail
+from handlers.imaging import pipeline
 
 # The tests encode HEIC inputs and decode AVIF and HEIF outputs themselves: the plugins the
 # thumbnail core loads only when an ISOBMFF file arrives (test_heif checks that laziness in a
 # fresh interpreter) are registered for the test process up front.
-thumbnail._load_isobmff_plugins()
+pipeline._load_isobmff_plugins()
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -49,7 +49,7 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point every boto3 client (ours included, created afresh) at moto's server."""
-    from handlers import aws
+    from handlers.common import aws
 
     for name, value in {
         "AWS_ENDPOINT_URL": moto_server,

@@ -9,7 +9,8 @@ from typing import Any
 
 from devstack import resources
 from devstack.stack import EmbeddedStack
-from handlers import aws, tables
+from handlers.common import aws
+from infra import tables
 
 
 def upload_samples(stack: EmbeddedStack, read_image: Callable[[str], bytes]) -> set[str]:

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
-from handlers import resize, tables
+from handlers import resize
+from infra import tables
 from tests import events
 from tests.aws.dynamodb_proxy import DynamoDBProxy
 from tests.aws.dynamodb_proxy import running as dynamodb_proxy_running
@@ -98,7 +99,7 @@ def readings_table(
 @pytest.fixture
 def dynamodb_proxy(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBProxy]:
     """Our DynamoDB client goes through the throttling proxy; the tests' own clients do not."""
-    from handlers import aws
+    from handlers.common import aws
 
     with dynamodb_proxy_running(aws_env) as (proxy, url):
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)

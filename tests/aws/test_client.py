@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from devstack.function_url import serve_in_thread, serving
-from handlers import ingest, readings_store
-from handlers.client import EXIT_SENT, EXIT_SPOOLED, ReadingClient
-from handlers.readings import Reading
+from handlers import ingest
+from handlers.device.client import EXIT_SENT, EXIT_SPOOLED, ReadingClient
+from handlers.readings import store as readings_store
+from handlers.readings.schema import Reading
 from tests.aws.conftest import ReadingsTable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,7 +170,7 @@ def test_the_spool_survives_a_restart_of_the_client_process(
             [
                 sys.executable,
                 "-m",
-                "handlers.client",
+                "handlers.device.client",
                 "--spool",
                 str(spool),
                 "--no-sign",

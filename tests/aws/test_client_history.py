@@ -23,8 +23,8 @@ from botocore.credentials import Credentials
 
 from devstack.function_url import serving
 from handlers import ingest
-from handlers.client import ReadingClient
-from handlers.readings import Reading
+from handlers.device.client import ReadingClient
+from handlers.readings.schema import Reading
 from tests.aws.conftest import ReadingsTable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +90,7 @@ def cli(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
         [
             sys.executable,
             "-m",
-            "handlers.client",
+            "handlers.device.client",
             "--url",
             url,
             "--spool",

@@ -25,9 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devstack.function_url import serve_in_thread, serving
-from handlers import client as client_module
 from handlers import ingest
-from handlers.client import (
+from handlers.common.errors import InvalidReading
+from handlers.device import client as client_module
+from handlers.device.client import (
     CONFIGURATION,
     EXIT_CONFIG,
     EXIT_REFUSED,
@@ -39,8 +40,7 @@ from handlers.client import (
     ReadingClient,
     Spool,
 )
-from handlers.errors import InvalidReading
-from handlers.readings import Reading
+from handlers.readings.schema import Reading
 from tests.aws.conftest import ReadingsTable
 
 PASSED_HEADERS = ("content-type", "x-request-id", "retry-after")

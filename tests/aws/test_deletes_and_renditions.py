@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from handlers import index_store, resize
-from handlers.errors import RejectReason
-from handlers.outcomes import Outcome
+from handlers import resize
+from handlers.common.errors import RejectReason
+from handlers.index import store as index_store
+from handlers.index.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
 
@@ -172,7 +173,7 @@ def test_a_redelivered_delete_is_harmless(bucket: Bucket, image: bytes) -> None:
 
 
 def iter_events(event: dict[str, Any]) -> Iterator[Any]:
-    from handlers import s3_events
+    from handlers.index import events as s3_events
 
     return s3_events.object_events(event)
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from handlers import ingest, tables
-from handlers.timerange import instant
+from handlers import ingest
+from handlers.readings.timerange import instant
+from infra import tables
 from tests import events
 from tests.aws.conftest import ReadingsTable
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from handlers import index_store
-from handlers.errors import ImageRejected, RejectReason
-from handlers.outcomes import Outcome
-from handlers.s3_events import ObjectCreated
+from handlers.common.errors import ImageRejected, RejectReason
+from handlers.index import store as index_store
+from handlers.index.events import ObjectCreated
+from handlers.index.outcomes import Outcome
 from tests.aws.conftest import Bucket
 
 

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from handlers import errors, ingest, readings_store
-from handlers.errors import DuplicateReading, StorageThrottled, ThumbstatError
-from handlers.readings import Reading
+from handlers import ingest
+from handlers.common import errors
+from handlers.common.errors import DuplicateReading, StorageThrottled, ThumbstatError
+from handlers.readings import store as readings_store
+from handlers.readings.schema import Reading
 from tests import events
 from tests.aws.conftest import ReadingsTable
 from tests.aws.dynamodb_proxy import DynamoDBProxy

@@ -19,11 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers import aws, ingest, readings_store
+from handlers import ingest
+from handlers.common import aws
+from handlers.readings import store as readings_store
 from tests import events
 from tests.aws.conftest import ReadingsTable
 from tests.aws.dynamodb_proxy import DynamoDBProxy
-from tests.unit.test_readings import OTHER_DIGITS, spelled_timestamps
+from tests.unit.readings.test_schema import OTHER_DIGITS, spelled_timestamps
 
 Response = tuple[int, dict[str, Any], dict[str, str]]
 

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers import readings_store
-from handlers.errors import DuplicateReading, StorageError
-from handlers.readings import InvalidReading, Reading, parse_reading
+from handlers.common.errors import DuplicateReading, StorageError
+from handlers.readings import store as readings_store
+from handlers.readings.schema import InvalidReading, Reading, parse_reading
 from tests.aws.conftest import ReadingsTable
 from tests.aws.dynamodb_proxy import DynamoDBProxy
-from tests.unit.test_readings import readings
+from tests.unit.readings.test_schema import readings
 
 ORIGINAL = Reading("2022-02-03T13:22:22", True, 65.0, 64)
 

@@ -11,14 +11,15 @@ from collections.abc import Callable, Iterator
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from handlers import aws, resize
-from handlers.errors import RejectReason
-from handlers.outcomes import Outcome
+from handlers import resize
+from handlers.common import aws
+from handlers.common.errors import RejectReason
+from handlers.index.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
 from tests.aws.s3_proxy import S3WithoutListBucket
 from tests.aws.s3_proxy import running as s3_proxy_running
-from tests.unit import hostile_images as hostile
+from tests.unit.imaging import hostile_images as hostile
 
 
 def test_s3_event_makes_a_thumbnail_and_an_index_row(bucket: Bucket, image: bytes) -> None:

@@ -14,9 +14,12 @@ import pytest
 from botocore.response import StreamingBody
 
 from devstack import samples
-from handlers import aws, jpeg_prefix, renditions, resize
-from handlers.outcomes import Outcome
-from handlers.thumbnail import make_renditions
+from handlers import resize
+from handlers.common import aws
+from handlers.imaging import progressive, renditions
+from handlers.imaging.pipeline import make_renditions
+from handlers.index import lifecycle
+from handlers.index.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
 
@@ -73,12 +76,12 @@ def test_a_progressive_upload_is_read_only_to_the_end_of_its_dc_scans(
     bucket: Bucket, reads: Reads, caplog: pytest.LogCaptureFixture
 ) -> None:
     data = samples.load("photo-12mp-progressive")  # 4000x3000, its DC scan ends at ~7%
-    end = jpeg_prefix.scan(data).end
+    end = progressive.scan(data).end
 
     line = _process(bucket, reads, "uploads/camera/progressive.jpg", data, caplog)
 
     assert reads.requests == 1
-    assert end <= reads.bytes <= end + resize.DOWNLOAD_CHUNK
+    assert end <= reads.bytes <= end + lifecycle.DOWNLOAD_CHUNK
     assert reads.bytes <= 0.12 * len(data)
     assert line["outcome"] == Outcome.OK
     assert (line["bytes_in"], line["bytes_read"]) == (len(data), reads.bytes)
@@ -131,7 +134,7 @@ def test_a_progressive_upload_truncated_in_its_dc_scan_is_rejected_as_corrupt(
     bucket: Bucket, reads: Reads, caplog: pytest.LogCaptureFixture
 ) -> None:
     data = samples.load("photo-12mp-progressive")
-    truncated = data[: jpeg_prefix.scan(data).end // 2]
+    truncated = data[: progressive.scan(data).end // 2]
 
     line = _process(bucket, reads, "uploads/cut.jpg", truncated, caplog)
 

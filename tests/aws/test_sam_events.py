@@ -13,8 +13,9 @@ import boto3
 import pytest
 
 from devstack.router import sqs_record
-from handlers import http_events, ingest, resize
-from handlers.outcomes import Outcome
+from handlers import ingest, resize
+from handlers.index.outcomes import Outcome
+from handlers.readings import http_events
 from tests import events
 from tests.aws.conftest import Bucket, ReadingsTable
 

@@ -19,10 +19,10 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from handlers import chart
-from handlers.readings import Reading
-from handlers.summary import Timeline, timeline
-from handlers.timerange import Timed
+from handlers.readings import chart
+from handlers.readings.schema import Reading
+from handlers.readings.summary import Timeline, timeline
+from handlers.readings.timerange import Timed
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,7 @@ from devstack.invoke import PATH
 from devstack.ports import PortTaken, free_port
 from devstack.resources import BUCKET, QUEUE
 from devstack.stack import embedded
-from handlers import aws
+from handlers.common import aws
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,8 @@ import pytest
 
 from devstack.invoke import PATH
 from devstack.stack import EmbeddedStack, embedded
-from handlers import aws, tables
+from handlers.common import aws
+from infra import tables
 from tests import events
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from devstack.runtime import FunctionProcess, Report
-from handlers import tables
+from infra import tables
 from infra.functions import INGEST, RESIZE, Function
 from tests import events
 

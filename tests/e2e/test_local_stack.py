@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from devstack.stack import EmbeddedStack, embedded
-from handlers import aws
-from handlers.client import ReadingClient
-from handlers.readings import Reading
+from handlers.common import aws
+from handlers.device.client import ReadingClient
+from handlers.readings.schema import Reading
 from tests import flow
 
 
@@ -98,7 +98,7 @@ def test_summary_chart_and_metrics_through_the_runtime(
     assert b"12 readings" in svg and b"2026-11-23 (Europe/Paris)" in svg
 
     # Under the real runtime client the metric lines reach the log bare, one line each, and so
-    # do logging's lines, as JSON objects of their own (handlers/logs.py).
+    # do logging's lines, as JSON objects of their own (handlers/common/logs.py).
     lines = function_log.read_text().splitlines()
     metric_lines = [json.loads(line) for line in lines if line.startswith('{"_aws"')]
     assert {"ReadingsStored": 12, "Duplicates": 0, "Rejected": 0}.items() <= next(

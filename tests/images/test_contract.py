@@ -52,7 +52,7 @@ def test_bytecode_is_precompiled(function: Function, inside: Callable[[Function]
 def test_holds_only_the_handler_closure(
     function: Function, inside: Callable[[Function], Inside]
 ) -> None:
-    assert inside(function).handlers == closure.closure_files(function.module)
+    assert inside(function).handlers == closure.shipped_files(function.module)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=IDS)
@@ -80,7 +80,7 @@ def test_botocore_loads_the_trimmed_models(
 ) -> None:
     # The operations the image's own handlers call (its closure, as the build stage walked it),
     # each in the model botocore loads, from the trimmed data (infra/botocore_models.py).
-    for name in closure.closure_files(function.module):
+    for name in closure.shipped_files(function.module):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(closure.ROOT / name, tmp_path / name)
     used = botocore_models.used(tmp_path / closure.PACKAGE)

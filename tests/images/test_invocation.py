@@ -15,8 +15,10 @@ import pytest
 from devstack import samples
 from devstack.containers import Container
 from devstack.runtime import FunctionProcess, Report
-from handlers import settings, tables
-from handlers.readings import parse_reading
+from handlers.index import settings as resize_settings
+from handlers.readings import settings as ingest_settings
+from handlers.readings.schema import parse_reading
+from infra import tables
 from infra.functions import INGEST, RESIZE, Function
 from tests import events
 
@@ -74,7 +76,7 @@ def test_resize_image_thumbnails_and_indexes_uploads(
     s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
     s3.create_bucket(Bucket=bucket)
     dynamodb.create_table(**tables.create_table_request(tables.IMAGE_INDEX, table))
-    prefix = RESIZE.environment[settings.SOURCE_PREFIX]
+    prefix = RESIZE.environment[resize_settings.SOURCE_PREFIX]
     uploads = {
         f"{prefix}cat.jpg": samples.load("cat-2mb"),
         f"{prefix}flowers.jpeg": read_image("flowers.jpeg"),
@@ -96,11 +98,11 @@ def test_resize_image_thumbnails_and_indexes_uploads(
         )
         notifications.append(events.sqs_event(events.s3_event(record)))
 
-    with running(RESIZE, image, {settings.INDEX_TABLE: table}) as process:
+    with running(RESIZE, image, {resize_settings.INDEX_TABLE: table}) as process:
         outcomes = [process.invoke(event) for event in notifications]
 
     assert [answer for answer, _ in outcomes] == [{"batchItemFailures": []}] * len(uploads)
-    max_size = settings.ResizeSettings.from_env(RESIZE.environment).max_size
+    max_size = resize_settings.ResizeSettings.from_env(RESIZE.environment).renditions[0].size
     for key in uploads:
         row = tables.plain(dynamodb.get_item(TableName=table, Key={"id": {"S": key}})["Item"])
         assert row["status"] == "ok", row
@@ -124,7 +126,7 @@ def test_ingest_image_stores_readings_and_reads_them_back(
     posted = parse_reading(json.loads(post["body"]))
     get = events.function_url("GET", "/readings", query={"day": posted.record_day})
 
-    with running(INGEST, image, {settings.READINGS_TABLE: table}) as process:
+    with running(INGEST, image, {ingest_settings.READINGS_TABLE: table}) as process:
         stored, cold = process.invoke(post)
         listed, warm = process.invoke(get)
 

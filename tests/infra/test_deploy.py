@@ -236,4 +236,4 @@ def test_command_line_dry_run_deploys_with_images_already_pushed(
     printed = capsys.readouterr().out
     assert status == 0
     assert "docker buildx build --platform linux/arm64 --file Dockerfile.resize" in printed
-    assert "--password-stdin" in printed and "python -m handlers.client send" in printed
+    assert "--password-stdin" in printed and "python -m handlers.device.client send" in printed

@@ -12,7 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
-from handlers import metrics, settings, tables
+from handlers.readings import metrics
+from handlers.readings import settings as ingest_settings
+from infra import tables
 from infra.deploy import TEMPLATE
 from infra.functions import FUNCTIONS, Function
 from tests.infra.conftest import DIGEST, NOT_IN_MOTO
@@ -303,7 +305,7 @@ def test_readings_expire_only_with_a_retention(template: Template) -> None:
         ]
     }
     variables = template["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"]
-    assert variables[settings.RETENTION_DAYS] == {"Ref": "RetentionDays"}
+    assert variables[ingest_settings.RETENTION_DAYS] == {"Ref": "RetentionDays"}
 
 
 def test_metrics_need_no_grant(template: Template) -> None:

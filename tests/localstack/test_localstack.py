@@ -20,9 +20,10 @@ from devstack import resources
 from devstack.endpoints import pointed_at
 from devstack.localstack.server import HOOK, READY_DIR, LocalStack
 from devstack.stack import EmbeddedStack
-from handlers import aws, tables
-from handlers.client import ReadingClient
-from handlers.readings import Reading
+from handlers.common import aws
+from handlers.device.client import ReadingClient
+from handlers.readings.schema import Reading
+from infra import tables
 from tests import events, flow
 
 pytestmark = pytest.mark.localstack

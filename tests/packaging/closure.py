@@ -129,6 +129,33 @@ def closure_files(module: str, root: Path = ROOT) -> list[str]:
     return sorted(files.union(ALWAYS))
 
 
+def packages(module: str, root: Path = ROOT) -> list[str]:
+    """The subpackages of the package that ``closure(module)`` reaches into (``handlers.common``
+    and the like): an image copies each of them whole."""
+    modules = package_modules(root)
+    return sorted(
+        {
+            ".".join(name.split(".")[:2])
+            for name in closure(module, root)
+            if name.count(".") >= 1 and modules[".".join(name.split(".")[:2])].name == "__init__.py"
+        }
+    )
+
+
+def shipped_files(module: str, root: Path = ROOT) -> list[str]:
+    """What the image of ``module`` holds of the package: the packages its closure reaches into,
+    whole, the top-level modules it imports, and ALWAYS."""
+    files = set(closure_files(module, root))
+    for package in packages(module, root):
+        folder = root / package.replace(".", "/")
+        files.update(
+            path.relative_to(root).as_posix()
+            for path in folder.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        )
+    return sorted(files)
+
+
 def external_imports(modules: Iterable[str], root: Path = ROOT) -> frozenset[str]:
     """The top-level names imported by ``modules`` from outside the package."""
     return frozenset(
@@ -161,9 +188,9 @@ class Copy:
     destination: str  # the path in the image the source lands at
 
 
-def package_copies(dockerfile: Path) -> list[Copy]:
+def package_copies(dockerfile: Path, root: Path = ROOT) -> list[Copy]:
     """The COPY instructions (from the build context) that put files of the package into the
-    image, one entry per source file."""
+    image, one entry per source file (a folder copied stands for every file below it)."""
     found = []
     for instruction in instructions(dockerfile):
         words = instruction.split()
@@ -172,6 +199,16 @@ def package_copies(dockerfile: Path) -> list[Copy]:
         *sources, target = [w for w in words[1:] if not w.startswith("--")]
         for source in sources:
             if not re.match(rf"{PACKAGE}(/|$)", source):
+                continue
+            if (root / source).is_dir():
+                found.extend(
+                    Copy(
+                        path.relative_to(root).as_posix(),
+                        target.rstrip("/") + "/" + path.relative_to(root / source).as_posix(),
+                    )
+                    for path in sorted((root / source).rglob("*"))
+                    if path.is_file() and "__pycache__" not in path.parts
+                )
                 continue
             landing = target + Path(source).name if target.endswith("/") else target
             found.append(Copy(source, landing))

@@ -22,11 +22,16 @@ from botocore.loaders import Loader
 from botocore.model import ServiceModel
 from botocore.serialize import create_serializer
 
-from handlers import aws, ingest, readings_store, resize, s3_events, settings, tables
-from handlers.errors import DuplicateReading
-from handlers.outcomes import Outcome
-from handlers.readings import Reading
-from infra import botocore_models
+from handlers import ingest, resize
+from handlers.common import aws
+from handlers.common.errors import DuplicateReading
+from handlers.index import events as s3_events
+from handlers.index import settings as resize_settings
+from handlers.index.outcomes import Outcome
+from handlers.readings import settings as ingest_settings
+from handlers.readings import store as readings_store
+from handlers.readings.schema import Reading
+from infra import botocore_models, tables
 from infra.functions import FUNCTIONS, RESIZE, Function
 from tests import events
 from tests.packaging import closure
@@ -75,7 +80,9 @@ def test_the_walk_follows_every_way_a_client_is_reached(tmp_path: Path) -> None:
                 "def h(client):\n"
                 "    client.not_a_client_call()\n"
             ),
-            "imported.py": "from handlers.aws import sqs\nsqs().send_message(QueueUrl='q')\n",
+            "imported.py": (
+                "from handlers.common.aws import sqs\nsqs().send_message(QueueUrl='q')\n"
+            ),
             "chained.py": (
                 "from handlers import aws\nrow = aws.dynamodb()\\\n    .get_item(TableName='t')\n"
             ),
@@ -110,7 +117,7 @@ def test_the_generator_refuses_what_it_cannot_keep(
 
 def closure_dir(function: Function, tmp_path: Path) -> Path:
     """The function's handlers/ as its image holds it: its import closure only."""
-    for name in closure.closure_files(function.module):
+    for name in closure.shipped_files(function.module):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, tmp_path / name)
     return tmp_path / closure.PACKAGE
@@ -358,8 +365,8 @@ def test_the_handlers_work_on_the_trimmed_data(
     s3.create_bucket(Bucket=bucket)
     dynamodb.create_table(**tables.create_table_request(tables.IMAGE_INDEX, index))
     dynamodb.create_table(**tables.create_table_request(tables.READINGS, readings))
-    monkeypatch.setenv(settings.INDEX_TABLE, index)
-    monkeypatch.setenv(settings.READINGS_TABLE, readings)
+    monkeypatch.setenv(resize_settings.INDEX_TABLE, index)
+    monkeypatch.setenv(ingest_settings.READINGS_TABLE, readings)
     resize.settings.cache_clear()
     ingest.settings.cache_clear()
     key = "uploads/trimmed.jpg"

@@ -120,7 +120,7 @@ def test_localstack_is_pinned_and_takes_a_token(compose: dict[str, Any]) -> None
 
 def test_ready_hook_is_generated_from_the_definitions() -> None:
     """The hook is the embedded stack's resources rendered as a script: regenerate it with
-    `make localstack-hook` after changing devstack/resources.py or handlers/tables.py."""
+    `make localstack-hook` after changing devstack/resources.py or a table definition."""
     assert READY.read_text() == resources.ready_hook()
 
 

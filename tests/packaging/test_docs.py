@@ -1,4 +1,4 @@
-"""README's configuration table against the variables the functions read (handlers/settings.py):
+"""README's configuration table against the variables the functions read (their settings modules):
 every variable is documented, and the table documents nothing the code does not read."""
 
 from __future__ import annotations
@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from handlers import logs, settings
+from handlers.common import logs
+from handlers.index import settings as resize_settings
+from handlers.readings import settings as ingest_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# Read outside handlers/settings.py: the log levels (handlers/logs.py) and botocore's endpoint.
+# Read outside the settings modules: the log levels (handlers/common/logs.py) and
+# botocore's endpoint.
 ELSEWHERE = {logs.LOG_LEVEL, logs.AWS_LAMBDA_LOG_LEVEL, "AWS_ENDPOINT_URL"}
 
 
@@ -20,5 +23,5 @@ def documented() -> set[str]:
 
 
 def test_every_variable_is_documented_and_nothing_else() -> None:
-    read = {*settings.RESIZE_VARIABLES, *settings.INGEST_VARIABLES}
+    read = {*resize_settings.VARIABLES, *ingest_settings.VARIABLES}
     assert documented() == read | ELSEWHERE

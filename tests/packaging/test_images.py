@@ -16,7 +16,9 @@ import boto3
 import pytest
 
 from devstack.runtime import FunctionProcess, Interpreter
-from handlers import settings, tables
+from handlers.index import settings as resize_settings
+from handlers.readings import settings as ingest_settings
+from infra import tables
 from infra.functions import FUNCTIONS, INGEST, RESIZE, Function
 from tests import events
 from tests.packaging import closure
@@ -73,19 +75,34 @@ def test_dockerfile_shape(function: Function) -> None:
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=IDS)
-def test_dockerfile_copies_exactly_the_handler_closure(function: Function) -> None:
+def test_dockerfile_copies_exactly_the_packages_the_handler_imports(function: Function) -> None:
     copies = closure.package_copies(ROOT / function.dockerfile)
     sources = [copy.source for copy in copies]
-    expected = closure.closure_files(function.module)
+    expected = closure.shipped_files(function.module)
     missing, extra = sorted(set(expected) - set(sources)), sorted(set(sources) - set(expected))
-    suggestion = "COPY " + " \\\n     ".join([*expected, f"{closure.FUNCTION_DIR}/handlers/"])
     assert not missing and not extra, (
-        f"{function.dockerfile}: missing {missing}, not imported {extra}; it should read:\n"
-        f"{suggestion}"
+        f"{function.dockerfile}: missing {missing}, not imported {extra}; it copies the packages "
+        f"{closure.packages(function.module)} and the top-level modules its handler imports"
     )
+    assert set(closure.closure_files(function.module)) <= set(sources)
     assert len(set(sources)) == len(sources)  # no file copied twice
     # Each file lands where its import name says (the image's PYTHONPATH is FUNCTION_DIR).
     assert all(copy.destination == f"{closure.FUNCTION_DIR}/{copy.source}" for copy in copies)
+
+
+# Which rooms of handlers/ each function's image holds: the layout's promise, from the import graph.
+PACKAGES = {
+    "resize": ["handlers.common", "handlers.imaging", "handlers.index"],
+    "ingest": ["handlers.common", "handlers.readings"],
+}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=IDS)
+def test_each_image_holds_only_its_own_rooms(function: Function) -> None:
+    assert closure.packages(function.module) == PACKAGES[function.name]
+    assert not any(
+        name.startswith("handlers/device/") for name in closure.shipped_files(function.module)
+    )
 
 
 @pytest.mark.parametrize("function", FUNCTIONS, ids=IDS)
@@ -201,7 +218,7 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Function],
                 check=True,
                 timeout=600,
             )
-            for name in closure.closure_files(function.module):
+            for name in closure.shipped_files(function.module):
                 (target / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(ROOT / name, target / name)
             subprocess.run(
@@ -252,7 +269,7 @@ def test_ingest_image_runs_under_awslambdaric(
 ) -> None:
     table = f"Shop_Thermostat-{unique}"
     boto3.client("dynamodb").create_table(**tables.create_table_request(tables.READINGS, table))
-    function = image_process(image_root(INGEST), INGEST, {settings.READINGS_TABLE: table})
+    function = image_process(image_root(INGEST), INGEST, {ingest_settings.READINGS_TABLE: table})
     try:
         answer, report = function.invoke(events.load("function-url-post"))
     finally:
@@ -281,7 +298,7 @@ def test_resize_image_runs_under_awslambdaric(
         size=head["ContentLength"],
         sequencer="1",
     )
-    function = image_process(image_root(RESIZE), RESIZE, {settings.INDEX_TABLE: table})
+    function = image_process(image_root(RESIZE), RESIZE, {resize_settings.INDEX_TABLE: table})
     try:
         answer, _ = function.invoke(events.sqs_event(events.s3_event(record)))
     finally:

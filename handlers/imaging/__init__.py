@@ -1,0 +1,21 @@
+"""The image core: bytes and rendition specs in, every rendition and its facts out. No AWS.
+
+Its public face is this package: the bench, the tests that are not about internals and anyone
+embedding the core import only these names.
+"""
+
+from handlers.common.errors import ImageRejected, RejectReason
+from handlers.imaging.pipeline import Rendition, Renditions, dc_scale_serves, make_renditions
+from handlers.imaging.renditions import OutputFormat, RenditionSpec, parse
+
+__all__ = [
+    "ImageRejected",
+    "OutputFormat",
+    "RejectReason",
+    "Rendition",
+    "RenditionSpec",
+    "Renditions",
+    "dc_scale_serves",
+    "make_renditions",
+    "parse",
+]

@@ -1,0 +1,20 @@
+"""Input limits shared by the thumbnail core and the configuration (no imports: the ingest
+image, which has no Pillow, reads the configuration too)."""
+
+from typing import Final
+
+DEFAULT_MAX_PIXELS: Final = 50_000_000
+"""Pixels the decoder may produce: a budget on what is decoded, not on the header's size."""
+
+BUDGET_BYTES_PER_PIXEL: Final = 8
+"""A pixel of the budget is 8 bytes of decoding memory (RGBA and its premultiplied copy): the
+decode's estimated peak must fit MAX_PIXELS times this."""
+
+RUNTIME_BASELINE_MB: Final = 55
+"""The resize function's Max Memory Used before its first image: the runtime, botocore's two
+clients and Pillow (measured; tests/unit/imaging/hostile_runner.py tops a test interpreter up to it)."""
+
+VIPS_RESIDENT_MB: Final = 15
+"""What libvips' libraries add to resident memory once its first PNG or WebP loads them
+(measured: a fresh interpreter's VmHWM before and after ``import pyvips`` and one decode).
+A warm function keeps them, so every later decode's budget leaves room for them."""

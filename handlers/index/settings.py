@@ -1,0 +1,127 @@
+"""The resize function's configuration, from environment variables read once per container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from handlers.common.config import MEMORY_SIZE, ConfigError, integer, prefix
+from handlers.imaging import renditions
+from handlers.imaging.limits import (
+    BUDGET_BYTES_PER_PIXEL,
+    DEFAULT_MAX_PIXELS,
+    RUNTIME_BASELINE_MB,
+    VIPS_RESIDENT_MB,
+)
+from handlers.imaging.renditions import OutputFormat, RenditionSpec
+from handlers.index.table import IMAGE_INDEX
+
+# The variables the resize function reads: the one list of their names (the template, the local
+# stacks and the configuration reference are checked against it).
+SOURCE_PREFIX: Final = "SOURCE_PREFIX"
+THUMBNAIL_PREFIX: Final = "THUMBNAIL_PREFIX"
+THUMBNAIL_BUCKET: Final = "THUMBNAIL_BUCKET"
+THUMBNAIL_MAX_SIZE: Final = "THUMBNAIL_MAX_SIZE"
+RENDITIONS: Final = "RENDITIONS"
+JPEG_QUALITY: Final = "JPEG_QUALITY"
+INDEX_TABLE: Final = "INDEX_TABLE"
+MAX_INPUT_BYTES: Final = "MAX_INPUT_BYTES"
+MAX_PIXELS: Final = "MAX_PIXELS"
+THUMBNAIL_CACHE_CONTROL: Final = "THUMBNAIL_CACHE_CONTROL"
+
+VARIABLES: Final = (
+    SOURCE_PREFIX,
+    THUMBNAIL_PREFIX,
+    THUMBNAIL_BUCKET,
+    THUMBNAIL_MAX_SIZE,
+    RENDITIONS,
+    JPEG_QUALITY,
+    INDEX_TABLE,
+    MAX_INPUT_BYTES,
+    MAX_PIXELS,
+    THUMBNAIL_CACHE_CONTROL,
+)
+
+# Measured: the runtime, botocore's clients and Pillow before the first image, and libvips'
+# libraries once a PNG or WebP has loaded them (handlers.imaging.limits), plus 9 MB of small
+# buffers the decode estimates leave out. Of the rest the decode budget takes 90%: allocator slack
+# and the heap fragmentation earlier decodes leave in a warm function grow with the decode (a
+# 185 MB TIFF tile, after other large decodes, peaked 188 MB over the baseline). The input's bytes
+# plus handlers.imaging.budget's estimate of the decoder's and the pipeline's peak must fit it. It
+# is expressed in pixels of BUDGET_BYTES_PER_PIXEL bytes.
+_BASELINE_MB = RUNTIME_BASELINE_MB + VIPS_RESIDENT_MB + 9
+_BUDGET_SHARE = 0.9
+_DEFAULT_SIZE: Final = 200  # THUMBNAIL_MAX_SIZE's default: the single thumbnail without RENDITIONS
+
+
+def _pixel_budget(env: Mapping[str, str]) -> int:
+    """Without MAX_PIXELS, what fits the function's memory (Lambda sets its size), so a large
+    or hostile image is rejected with a reason instead of killing the function and being
+    retried."""
+    memory_mb = integer(env, MEMORY_SIZE, 0, 0, 10_240)
+    if not memory_mb:
+        return DEFAULT_MAX_PIXELS
+    budget = max(int((memory_mb - _BASELINE_MB) * _BUDGET_SHARE), 16) * 2**20
+    budget //= BUDGET_BYTES_PER_PIXEL
+    return min(budget, DEFAULT_MAX_PIXELS)
+
+
+def _renditions(env: Mapping[str, str]) -> tuple[RenditionSpec, ...]:
+    """RENDITIONS, or without it one thumbnail: THUMBNAIL_MAX_SIZE px, ``auto``."""
+    max_size = integer(env, THUMBNAIL_MAX_SIZE, _DEFAULT_SIZE, 1, renditions.MAX_SIZE)
+    raw = env.get(RENDITIONS, "").strip()
+    if not raw:
+        return (RenditionSpec(max_size, OutputFormat.AUTO),)
+    if env.get(THUMBNAIL_MAX_SIZE, "").strip():
+        raise ConfigError(
+            f"set {RENDITIONS} or {THUMBNAIL_MAX_SIZE}, not both: {RENDITIONS} names every size "
+            f"(e.g. {RENDITIONS}={max_size}:auto)"
+        )
+    try:
+        return renditions.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{RENDITIONS}={raw!r}: {exc}. Expected SIZE:FORMAT items separated by commas, "
+            "e.g. 200:jpeg,800:webp,1600:avif (formats: auto, jpeg, png, webp, avif)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class ResizeSettings:
+    source_prefix: str = "uploads/"
+    thumbnail_prefix: str = "thumbnails/"
+    thumbnail_bucket: str | None = None  # None: the source bucket
+    jpeg_quality: int = 85
+    index_table: str = str(IMAGE_INDEX["TableName"])
+    max_input_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    cache_control: str = "public, max-age=86400"
+    # What each upload gets; the first is the default rendition (the row's thumbnail-path).
+    renditions: tuple[RenditionSpec, ...] = renditions.DEFAULT
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ResizeSettings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            source_prefix=prefix(env, SOURCE_PREFIX, cls.source_prefix),
+            thumbnail_prefix=prefix(env, THUMBNAIL_PREFIX, cls.thumbnail_prefix),
+            thumbnail_bucket=env.get(THUMBNAIL_BUCKET) or None,
+            jpeg_quality=integer(env, JPEG_QUALITY, cls.jpeg_quality, 1, 100),
+            index_table=env.get(INDEX_TABLE) or cls.index_table,
+            max_input_bytes=integer(env, MAX_INPUT_BYTES, cls.max_input_bytes, 1, 5 * 2**30),
+            max_pixels=integer(env, MAX_PIXELS, _pixel_budget(env), 1, 2**40),
+            cache_control=env.get(THUMBNAIL_CACHE_CONTROL) or cls.cache_control,
+            renditions=_renditions(env),
+        )
+        if not settings.thumbnail_prefix:
+            raise ConfigError("THUMBNAIL_PREFIX must not be empty: thumbnails need a prefix")
+        if settings.thumbnail_bucket is None and settings.source_prefix.startswith(
+            settings.thumbnail_prefix
+        ):
+            raise ConfigError(
+                "SOURCE_PREFIX lies inside THUMBNAIL_PREFIX in the same bucket: every thumbnail "
+                "would trigger another resize"
+            )
+        return settings
