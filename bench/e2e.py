@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bench.versions import library_versions
-from devstack import cgroups, samples
+from devstack import cgroups, clients, samples
 from devstack.cgroups import Cgroup
 from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import FunctionProcess, Interpreter, Launcher, Report
@@ -58,7 +58,7 @@ def _process(
         if len(resize.reports) > seen and resize.reports[-1].status != "ok":
             # Killed, timed out or failed: the message would come back after the visibility
             # timeout and take a later image's cold start. This run retries nothing.
-            aws.sqs().purge_queue(QueueUrl=stack.resources.queue_url)
+            clients.sqs().purge_queue(QueueUrl=stack.resources.queue_url)
             return resize.reports[-1], None
         row = (
             aws.dynamodb()

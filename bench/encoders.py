@@ -4,7 +4,7 @@
 
 On the grainy 12 MP photo and the 4K screenshot, resized once to SIZE px, each setting is encoded
 5 times (median ms); the quality, PSNR against the resized pixels and bytes are reported, next to
-JPEG at JPEG_QUALITY's default. handlers.imaging.pipeline.ENCODER_SETTINGS is chosen from this
+JPEG at JPEG_QUALITY's default. handlers.imaging.encode.ENCODER_SETTINGS is chosen from this
 table.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from devstack import samples
-from handlers.imaging.pipeline import fit_within
+from handlers.imaging import fit_within
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SETTINGS: list[tuple[str, dict[str, Any]]] = [

@@ -17,7 +17,8 @@ from typing import Any
 from PIL import Image
 
 from bench.peers import PEERS
-from handlers.imaging.pipeline import _draft_request, fit_within, make_thumbnail
+from handlers.imaging import OutputFormat, RenditionSpec, fit_within, make_renditions
+from handlers.imaging.sizing import _draft_request
 
 MAX_SIZE = 200
 QUALITY = 85
@@ -42,7 +43,9 @@ def pillow_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
 
 
 def tuned(data: bytes, max_size: int = MAX_SIZE) -> bytes:
-    return make_thumbnail(data, max_size=max_size, quality=QUALITY).data
+    """thumbstat's core: one ``auto`` rendition of ``max_size``, without the placeholder."""
+    specs = (RenditionSpec(max_size, OutputFormat.AUTO),)
+    return make_renditions(data, specs, quality=QUALITY, placeholder=False).default.data
 
 
 @functools.cache
@@ -66,7 +69,7 @@ def pyvips_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
 
 def floor(data: bytes, max_size: int = MAX_SIZE) -> bytes:
     """The physical floor for a JPEG: libjpeg-turbo's DCT-scaled decode alone, at the scale
-    tuned's draft() request picks (handlers.imaging.pipeline's per-scale gap)."""
+    tuned's draft() request picks (handlers.imaging.sizing's per-scale gap)."""
     import simplejpeg
 
     height, width, _, _ = simplejpeg.decode_jpeg_header(data)  # (height, width, ...)

@@ -45,10 +45,9 @@ def measure(
 
 def function_for(method: str) -> Callable[[bytes], object]:
     if method.startswith("renditions:"):
-        from handlers.imaging import renditions
-        from handlers.imaging.pipeline import make_renditions
+        from handlers.imaging import make_renditions, parse
 
-        specs = renditions.parse(method.removeprefix("renditions:"))
+        specs = parse(method.removeprefix("renditions:"))
         return lambda data: make_renditions(data, specs)
     from bench.methods import METHODS
 

@@ -1,12 +1,13 @@
 """Progressive JPEGs to 200 px, side by side in one run: tuned from the DC scans (what the resize
-function does), tuned from the whole file (what it did before), and pyvips on one thread.
+function does), tuned from the whole file (the same core with the DC-scan cut off), and pyvips on
+one thread.
 
 python -m bench.progressive [--rounds N]
 
 Images: the bench's photo-12mp-progressive and a held-out 24 MP progressive photo generated with
 another seed (cached beside the samples). For each: median (min-max) ms over interleaved rounds,
 the fraction of the object's bytes each method needs (the resize function's download, read as
-``handlers.index.lifecycle._read`` reads it), PSNR of its thumbnail against tuned's whole-file
+``handlers.index.objects.read`` reads it), PSNR of its thumbnail against tuned's whole-file
 one, and the peak RSS a fresh process adds while it holds the input and thumbnails it.
 """
 
@@ -26,14 +27,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.methods import pyvips_thumbnail
+from bench.methods import pyvips_thumbnail, tuned
 from bench.peak_rss import max_rss_mb
 from devstack import samples
-from handlers.imaging import pipeline, renditions
-from handlers.imaging.pipeline import make_thumbnail
-from handlers.index import lifecycle
+from handlers.imaging import parse, pipeline
+from handlers.index import objects
 
-SPECS = renditions.parse("200:auto")
+SPECS = parse("200:auto")
 HELD_OUT = samples.Spec(
     "photo-24mp-progressive-held-out", "photo", 6000, 4000, progressive=True, seed=2424
 )
@@ -61,7 +61,7 @@ def _whole_file(data: bytes) -> bytes:
     original = pipeline.dc_prefix
     pipeline.dc_prefix = lambda data, specs: None
     try:
-        return make_thumbnail(data).data
+        return tuned(data)
     finally:
         pipeline.dc_prefix = original
 
@@ -74,7 +74,7 @@ def _pyvips(data: bytes) -> bytes:
 
 
 FUNCTIONS: dict[str, Callable[[bytes], bytes]] = {
-    "tuned-dc-prefix": lambda data: make_thumbnail(data).data,
+    "tuned-dc-prefix": tuned,
     "tuned-whole-file": _whole_file,
     "pyvips": _pyvips,
 }
@@ -85,7 +85,7 @@ def downloaded(method: str, path: Path) -> bytes:
     DC scans and the rest of the last chunk), the whole file otherwise."""
     if method == "tuned-dc-prefix":
         with path.open("rb") as body:
-            return lifecycle._read(body, SPECS)
+            return objects.read(body, SPECS)
     return path.read_bytes()
 
 

@@ -36,12 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from devstack.cgroups import FULL_VCPU_MB as FULL_VCPU_MB  # Lambda's one vCPU; re-exported
+
 BENCH: Final = Path(__file__).resolve().parent
 RESULTS: Final = BENCH / "results"  # the committed run (make bench-results)
 RUN: Final = RESULTS / "run"  # a run's own output (make bench, bench-e2e, bench-report)
 REPORT: Final = BENCH / "RESULTS.md"
 
-FULL_VCPU_MB: Final = 1769  # AWS Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 MEMORY_SIZES: Final = (128, 256, 512, 768, 1024, 1536, 1769, 2048, 3008, 4096, 10240)
 # AWS Lambda pricing, arm64, us-east-1, first tier (as published on aws.amazon.com/lambda/pricing).
 ARM64_USD_PER_GB_SECOND: Final = 0.0000133334

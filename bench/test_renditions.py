@@ -20,8 +20,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from bench.peak_rss import in_fresh_process
 from bench.test_core import ROUNDS
 from devstack import samples
-from handlers.imaging import renditions
-from handlers.imaging.pipeline import fit_within, make_renditions
+from handlers.imaging import fit_within, make_renditions, parse
 from handlers.imaging.placeholder import compute_placeholder
 
 IMAGES = ("photo-12mp", "screenshot-4k")
@@ -43,7 +42,7 @@ SETS = {
 @pytest.mark.parametrize("name", list(SETS))
 def test_renditions(benchmark: BenchmarkFixture, name: str, image: str) -> None:
     data = samples.load(image)
-    specs = renditions.parse(SETS[name])
+    specs = parse(SETS[name])
     benchmark.group = f"renditions {image}"
     benchmark.extra_info.update(
         method=f"renditions {name}",

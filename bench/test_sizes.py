@@ -30,7 +30,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from bench import methods, quality
 from bench.methods import METHODS, reads
 from devstack import samples
-from handlers.imaging.pipeline import ImageRejected
+from handlers.imaging import ImageRejected
 
 SIZES = (200, 400, 800, 1024, 1600)
 ROUNDS = 5

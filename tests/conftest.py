@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from handlers.imaging import pipeline
+from handlers.imaging import decode
 
 # The tests encode HEIC inputs and decode AVIF and HEIF outputs themselves: the plugins the
 # thumbnail core loads only when an ISOBMFF file arrives (test_heif checks that laziness in a
 # fresh interpreter) are registered for the test process up front.
-pipeline._load_isobmff_plugins()
+decode._load_isobmff_plugins()
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"

@@ -5,8 +5,9 @@ embedding the core import only these names.
 """
 
 from handlers.common.errors import ImageRejected, RejectReason
-from handlers.imaging.pipeline import Rendition, Renditions, dc_scale_serves, make_renditions
+from handlers.imaging.pipeline import Rendition, Renditions, make_renditions
 from handlers.imaging.renditions import OutputFormat, RenditionSpec, parse
+from handlers.imaging.sizing import dc_scale_serves, fit_within
 
 __all__ = [
     "ImageRejected",
@@ -16,6 +17,7 @@ __all__ = [
     "RenditionSpec",
     "Renditions",
     "dc_scale_serves",
+    "fit_within",
     "make_renditions",
     "parse",
 ]

@@ -12,7 +12,8 @@ decode's estimated peak must fit MAX_PIXELS times this."""
 
 RUNTIME_BASELINE_MB: Final = 55
 """The resize function's Max Memory Used before its first image: the runtime, botocore's two
-clients and Pillow (measured; tests/unit/imaging/hostile_runner.py tops a test interpreter up to it)."""
+clients and Pillow (measured; tests/unit/imaging/hostile_runner.py tops a test interpreter up to
+it)."""
 
 VIPS_RESIDENT_MB: Final = 15
 """What libvips' libraries add to resident memory once its first PNG or WebP loads them

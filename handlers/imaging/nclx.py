@@ -1,5 +1,5 @@
 """An ICC profile for the colour an HEIF ``nclx`` box describes, so it converts to sRGB like any
-embedded profile (LittleCMS, through ``handlers.imaging.pipeline._to_srgb``). Pure Python, no
+embedded profile (LittleCMS, through ``handlers.imaging.colour.to_srgb``). Pure Python, no
 Pillow.
 
 An ``nclx`` box names colour primaries and a transfer function by their ITU-T H.273 codes instead

@@ -10,8 +10,8 @@ a 100 px image; numpy is not in the resize image. This one asks Pillow (in C) fo
 per-pixel: the box downscale to at most ``HASH_SIZE`` px (the terms kept are far below that
 resolution), the composite onto the average colour, and the RGB -> LPQ colour matrix. Python then
 does the separable DCT on ~800 values, one row projection at a time. Bytes match the reference
-encoder's for the same input up to one quantisation step (tests/unit/imaging/test_placeholder.py); the
-cost is measured by ``make bench`` (bench/test_renditions.py) against the 2 ms budget.
+encoder's for the same input up to one quantisation step (tests/unit/imaging/test_placeholder.py);
+the cost is measured by ``make bench`` (bench/test_renditions.py) against the 2 ms budget.
 
 The dominant colour is the most populous colour of a median-cut palette of the same small image,
 over its visible (alpha >= 50%) pixels.
@@ -62,8 +62,10 @@ def _small_rgba(im: Image.Image) -> Image.Image:
     if scale < 1:
         size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
         if im.mode in ("RGBA", "LA"):
-            # Premultiplied, so transparent pixels' colour does not bleed into the average.
-            im = im.convert("RGBa").resize(size, Image.Resampling.BOX).convert("RGBA")
+            # Premultiplied, so transparent pixels' colour does not bleed into the average
+            # (Pillow premultiplies RGBA only: grey and alpha becomes RGBA first).
+            rgba = im if im.mode == "RGBA" else im.convert("RGBA")
+            im = rgba.convert("RGBa").resize(size, Image.Resampling.BOX).convert("RGBA")
         else:
             im = im.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
     return im if im.mode == "RGBA" else im.convert("RGBA")

@@ -20,34 +20,33 @@ decode differs from the whole file's only in the AC detail a 1/8 decode averages
   ``head[:end] + EOI`` is the file to decode.
 
 The segments before the scans (EXIF orientation, ICC profile, Adobe transform) are all kept, so
-the prefix decodes to the size, mode and colours of the whole file. Entropy-coded data is
-searched with one compiled pattern (a 0xFF followed by anything but a stuffed zero, a restart
-marker or more fill), never a byte at a time.
+the prefix decodes to the size, mode and colours of the whole file. The markers are read with
+handlers.imaging.jpeg's grammar; a caller that has already walked the file's segments (the decode
+budget's JPEG estimate carries them as ``.jpeg``) passes that ``Layout`` to ``scan``, which then
+reads no entropy-coded data itself.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from handlers.imaging import jpeg
+
 __all__ = ["EOI", "Frame", "Head", "PrefixScanner", "Status", "closed", "closing", "scan"]
 
 EOI: Final = b"\xff\xd9"
 
-_SOI: Final = 0xD8
-_SOF2: Final = 0xC2
-_SOS: Final = 0xDA
 # Every other start-of-frame marker: baseline, extended, lossless, and every arithmetic-coded or
-# hierarchical frame. C4 (DHT), C8 (JPG) and CC (DAC) are not frames.
-_OTHER_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC2, 0xC4, 0xC8, 0xCC}
+# hierarchical frame.
+_OTHER_SOF: Final = jpeg.SOF_CODES - {jpeg.SOF2}
 # Segments that may sit before and between scans without changing what the DC scans decode to:
 # Huffman and quantisation tables, the restart interval, APPn and comments.
-_SKIPPABLE: Final = frozenset({0xC4, 0xDB, 0xDD, 0xFE, *range(0xE0, 0xF0)})
-_APP2: Final = 0xE2
-_READ: Final = frozenset({_SOF2, _SOS, _APP2})  # segments whose payload is read, not skipped
+_SKIPPABLE: Final = frozenset({jpeg.DHT, jpeg.DQT, jpeg.DRI, jpeg.COM, *jpeg.APPN})
+_READ: Final = frozenset({jpeg.SOF2, jpeg.SOS, jpeg.APP2})  # payloads read, not skipped
+_EXPECTED: Final = _READ | _SKIPPABLE
 _COMPONENTS: Final = frozenset({1, 3, 4})  # grey, YCbCr/RGB, CMYK/YCCK: what Pillow decodes
 
 # closing(): DRI with no restart interval, and AC table 0 holding EOB0..EOB14 as 4-bit codes.
@@ -55,10 +54,7 @@ _DRI_NONE: Final = b"\xff\xdd\x00\x04\x00\x00"
 _EOB_CODES: Final = b"\x10" + bytes([0, 0, 0, 15] + [0] * 12) + bytes(range(0, 0xF0, 16))
 _EOB_TABLE: Final = b"\xff\xc4" + (2 + len(_EOB_CODES)).to_bytes(2, "big") + _EOB_CODES
 
-# A marker ending entropy-coded data: 0xFF, then neither a stuffed zero, nor a restart marker
-# (RST0-7, which sits inside the data), nor more fill.
-_MARKER_IN_DATA: Final = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-_NOT_FF: Final = re.compile(rb"[^\xff]")
+Buffer = bytes | bytearray | memoryview
 
 
 class Status(StrEnum):
@@ -110,6 +106,12 @@ class PrefixScanner:
     ``wanted`` is asked once, when the frame header has been read (before any scan): False makes
     the file INELIGIBLE, so a caller whose renditions need more than a 1/8-scale decode stops
     scanning at the header.
+
+    The first ``advance`` may be given the ``jpeg.Layout`` of a walk over the same bytes: the
+    scanner then fast-forwards over the segments it records, taking each marker's offset from it
+    instead of searching the bytes, and searches the bytes itself only past the first segment the
+    layout found somewhere a strict reading would not have (or past its last), so the answer is
+    the same.
     """
 
     def __init__(self, wanted: Callable[[Frame], bool] | None = None) -> None:
@@ -126,9 +128,9 @@ class PrefixScanner:
     def head(self) -> Head:
         return self._head
 
-    def advance(self, data: bytes | bytearray | memoryview) -> Head:
+    def advance(self, data: Buffer, layout: jpeg.Layout | None = None) -> Head:
         if self._head.status is Status.NEED_MORE:
-            self._head = self._step(data)
+            self._head = self._step(data, layout)
         return self._head
 
     def _answer(self, status: Status, reason: str = "", end: int = 0) -> Head:
@@ -137,66 +139,90 @@ class PrefixScanner:
     def _refuse(self, reason: str) -> Head:
         return self._answer(Status.INELIGIBLE, reason)
 
-    def _step(self, data: bytes | bytearray | memoryview) -> Head:
-        size = len(data)
+    def _step(self, data: Buffer, layout: jpeg.Layout | None) -> Head:
         if self._pos == 0:
-            if size < 2:
+            if len(data) < 2:
                 return self._answer(Status.NEED_MORE)
-            if data[0] != 0xFF or data[1] != _SOI:
+            if data[0] != 0xFF or data[1] != jpeg.SOI:
                 return self._refuse("not a JPEG (no SOI)")
             self._pos = 2
+            answer = self._replay(data, layout) if layout is not None else None
+            if answer is not None:
+                return answer
         while True:
-            if self._in_data:
-                found = _MARKER_IN_DATA.search(data, self._pos)
-                if found is None:
-                    # The last byte may be the 0xFF of a marker still to come: look again there.
-                    self._pos = max(self._pos, size - 1)
-                    return self._answer(Status.NEED_MORE)
-                end = found.start()
-                while end > self._data_start and data[end - 1] == 0xFF:
-                    end -= 1  # fill bytes before the marker belong to it
-                self._in_data = False
-                self._pos = end
-                if self._frame is not None and self._covered.issuperset(self._frame.components):
-                    return self._answer(Status.COMPLETE, end=end)
-                continue
-            # A marker segment: 0xFF, optional fill, the marker, then (mostly) a length.
-            pos = self._pos
-            if pos >= size:
+            code = self._next_code(data)
+            if isinstance(code, Head):
+                return code
+            answer = self._at_marker(data, code)
+            if answer is not None:
+                return answer
+
+    def _next_code(self, data: Buffer) -> int | Head:
+        """The offset of the next marker's code, or the answer when there is none yet: at the
+        end of a scan's entropy-coded data, or right where the last segment ended."""
+        if self._in_data:
+            code = jpeg.next_code(data, self._pos)
+            if code is None:
+                # The last byte may be the 0xFF of a marker still to come: look again there.
+                self._pos = max(self._pos, len(data) - 1)
                 return self._answer(Status.NEED_MORE)
-            if data[pos] != 0xFF:
-                return self._refuse(f"bytes between segments at {pos}")
-            fill_end = _NOT_FF.search(data, pos + 1)
-            if fill_end is None:
+            return code
+        # A marker segment: 0xFF, optional fill, the marker, then (mostly) a length.
+        if self._pos >= len(data):
+            return self._answer(Status.NEED_MORE)
+        if data[self._pos] != 0xFF:
+            return self._refuse(f"bytes between segments at {self._pos}")
+        code = jpeg.code_after_fill(data, self._pos + 1)
+        return self._answer(Status.NEED_MORE) if code is None else code
+
+    def _replay(self, data: Buffer, layout: jpeg.Layout) -> Head | None:
+        """Fast-forward over the segments ``layout`` recorded, from the first, up to an answer or
+        the first segment a strict reading would not have found where the layout did."""
+        for marker, code, _, clean in layout.segments:
+            if not clean or code >= len(data) or data[code] != marker:
+                return None
+            answer = self._at_marker(data, code)
+            if answer is not None:
+                return answer
+        return None
+
+    def _at_marker(self, data: Buffer, at: int) -> Head | None:
+        """The marker whose code is at ``at``, reached from ``self._pos``: the end of a scan's
+        data, then a segment to read or step over. An answer, or None to read on."""
+        if self._in_data:
+            end = jpeg.fill_start(data, at, self._data_start)  # fill belongs to the marker
+            self._in_data = False
+            self._pos = end
+            if self._frame is not None and self._covered.issuperset(self._frame.components):
+                return self._answer(Status.COMPLETE, end=end)
+        marker, size = data[at], len(data)
+        if marker in _OTHER_SOF:
+            return self._refuse(f"SOF{marker - 0xC0}: not a Huffman-coded progressive frame")
+        if marker not in _EXPECTED:
+            return self._refuse(f"marker 0x{marker:02X} at {at} before every DC is in")
+        if at + 3 > size:
+            return self._answer(Status.NEED_MORE)
+        length = data[at + 1] << 8 | data[at + 2]
+        if length < 2:
+            return self._refuse(f"marker 0x{marker:02X} at {at} has length {length}")
+        after = at + 1 + length
+        if marker in _READ:
+            if after > size:
                 return self._answer(Status.NEED_MORE)
-            at = fill_end.start()
-            marker = data[at]
-            if marker in _OTHER_SOF:
-                return self._refuse(f"SOF{marker - 0xC0}: not a Huffman-coded progressive frame")
-            if marker not in _READ and marker not in _SKIPPABLE:
-                return self._refuse(f"marker 0x{marker:02X} at {at} before every DC is in")
-            if at + 3 > size:
-                return self._answer(Status.NEED_MORE)
-            length = data[at + 1] << 8 | data[at + 2]
-            if length < 2:
-                return self._refuse(f"marker 0x{marker:02X} at {at} has length {length}")
-            after = at + 1 + length
-            if marker in _READ:
-                if after > size:
-                    return self._answer(Status.NEED_MORE)
-                refused = self._segment(marker, bytes(data[at + 3 : after]))
-                if refused is not None:
-                    return refused
-            self._pos = after
-            if marker == _SOS:
-                self._in_data = True
-                self._data_start = after
+            refused = self._segment(marker, bytes(data[at + 3 : after]))
+            if refused is not None:
+                return refused
+        self._pos = after
+        if marker == jpeg.SOS:
+            self._in_data = True
+            self._data_start = after
+        return None
 
     def _segment(self, marker: int, payload: bytes) -> Head | None:
         """Read a frame header, a scan header or an APP2 segment; an INELIGIBLE answer or None."""
-        if marker == _APP2:
+        if marker == jpeg.APP2:
             return self._refuse("a multi-picture (MPO) file") if payload[:4] == b"MPF\0" else None
-        if marker == _SOF2:
+        if marker == jpeg.SOF2:
             return self._read_frame(payload)
         return self._read_scan(payload)
 
@@ -206,20 +232,21 @@ class PrefixScanner:
         if len(payload) < 6:
             return self._refuse("a short frame header")
         precision, count = payload[0], payload[5]
-        height, width = payload[1] << 8 | payload[2], payload[3] << 8 | payload[4]
         if precision != 8:
             return self._refuse(f"{precision}-bit samples")
         if count not in _COMPONENTS or len(payload) != 6 + 3 * count:
             return self._refuse(f"a frame header with {count} components")
-        ids = tuple(payload[6 + 3 * i] for i in range(count))
-        sampling = tuple((payload[7 + 3 * i] >> 4, payload[7 + 3 * i] & 15) for i in range(count))
-        if len(set(ids)) != count:
-            return self._refuse("repeated component ids")
-        if not all(1 <= h <= 4 and 1 <= v <= 4 for h, v in sampling):
-            return self._refuse(f"sampling factors {sampling}")
-        if width == 0 or height == 0:
-            return self._refuse(f"a {width}x{height} frame (height from DNL)")
-        self._frame = Frame(width, height, ids, sampling)
+        header = jpeg.FrameHeader.parse(jpeg.SOF2, payload)
+        frame = Frame(
+            header.width,
+            header.height,
+            tuple(cid for cid, _, _ in header.components),
+            tuple((h, v) for _, h, v in header.components),
+        )
+        refused = _frame_refusal(frame)
+        if refused:
+            return self._refuse(refused)
+        self._frame = frame
         if self._wanted is not None and not self._wanted(self._frame):
             return self._refuse("the renditions need more than a 1/8-scale decode")
         return None
@@ -231,19 +258,30 @@ class PrefixScanner:
         count = payload[0] if payload else 0
         if not 1 <= count <= 4 or len(payload) != 4 + 2 * count:
             return self._refuse(f"a scan header with {count} components")
-        ids = [payload[1 + 2 * i] for i in range(count)]
-        start, end, approximation = payload[1 + 2 * count : 4 + 2 * count]
-        if start != 0 or end != 0:
+        header = jpeg.ScanHeader.parse(payload)
+        if header.start != 0 or header.end != 0:
             return self._refuse(
-                f"scan {self._scans} codes coefficients {start}-{end} before every DC is in"
+                f"scan {self._scans} codes coefficients {header.start}-{header.end} before "
+                "every DC is in"
             )
-        if approximation >> 4:
+        if header.approximation >> 4:
             return self._refuse(f"scan {self._scans} refines DC before every component has it")
-        for cid in ids:
+        for cid in header.components:
             if cid not in self._frame.components or cid in self._covered:
                 return self._refuse(f"scan {self._scans} repeats or invents component {cid}")
             self._covered.add(cid)
         return None
+
+
+def _frame_refusal(frame: Frame) -> str:
+    """Why a progressive frame (8-bit, 1, 3 or 4 components) can have no DC prefix, or ""."""
+    if len(set(frame.components)) != len(frame.components):
+        return "repeated component ids"
+    if not all(1 <= h <= 4 and 1 <= v <= 4 for h, v in frame.sampling):
+        return f"sampling factors {frame.sampling}"
+    if frame.width == 0 or frame.height == 0:
+        return f"a {frame.width}x{frame.height} frame (height from DNL)"
+    return ""
 
 
 def closing(frame: Frame) -> bytes:
@@ -278,10 +316,13 @@ def closed(data: bytes | bytearray, head: Head) -> bytes:
 
 
 def scan(
-    data: bytes | bytearray | memoryview, wanted: Callable[[Frame], bool] | None = None
+    data: Buffer,
+    wanted: Callable[[Frame], bool] | None = None,
+    layout: jpeg.Layout | None = None,
 ) -> Head:
-    """The answer for a whole buffer at once."""
-    return PrefixScanner(wanted).advance(data)
+    """The answer for a whole buffer at once. ``layout``: what a walk of the same bytes found
+    (the decode budget's ``Estimate.jpeg``), so that its segments are not searched for again."""
+    return PrefixScanner(wanted).advance(data, layout)
 
 
 def _ceil_div(a: int, b: int) -> int:

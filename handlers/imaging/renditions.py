@@ -68,38 +68,46 @@ def parse(text: str) -> tuple[RenditionSpec, ...]:
     for item in items:
         if not item:
             raise ValueError(f"{text!r} has an empty item")
-        size_text, sep, format_text = item.partition(":")
-        if not sep:
-            raise ValueError(f"{item!r} is not SIZE:FORMAT (e.g. 200:webp)")
-        try:
-            size = int(size_text)
-        except ValueError:
-            raise ValueError(f"{item!r}: the size {size_text!r} is not a whole number") from None
-        if not 1 <= size <= MAX_SIZE:
-            raise ValueError(f"{item!r}: the size must be 1..{MAX_SIZE}")
-        name = format_text.strip().lower()
-        if name == "jpg":
-            name = "jpeg"
-        try:
-            out_format = OutputFormat(name)
-        except ValueError:
-            known = ", ".join(f.value for f in OutputFormat)
-            raise ValueError(f"{item!r}: unknown format {format_text!r} (one of {known})") from None
-        spec = RenditionSpec(size, out_format)
+        spec = _item(item)
         if spec in specs:
             raise ValueError(f"{spec.name} is listed twice")
         specs.append(spec)
     if len(specs) > MAX_RENDITIONS:
         raise ValueError(f"{len(specs)} renditions: at most {MAX_RENDITIONS}")
-    for spec in specs:
-        if spec.format is OutputFormat.AUTO:
-            for other in _AUTO_RESOLVES_TO:
-                if RenditionSpec(spec.size, other) in specs:
-                    raise ValueError(
-                        f"{spec.name} and {spec.size}:{other} could both write the same "
-                        f".{EXTENSION[PILLOW_FORMAT[other]]} key"
-                    )
+    _refuse_shared_keys(specs)
     return tuple(specs)
+
+
+def _item(item: str) -> RenditionSpec:
+    """One ``SIZE:FORMAT`` item."""
+    size_text, sep, format_text = item.partition(":")
+    if not sep:
+        raise ValueError(f"{item!r} is not SIZE:FORMAT (e.g. 200:webp)")
+    try:
+        size = int(size_text)
+    except ValueError:
+        raise ValueError(f"{item!r}: the size {size_text!r} is not a whole number") from None
+    if not 1 <= size <= MAX_SIZE:
+        raise ValueError(f"{item!r}: the size must be 1..{MAX_SIZE}")
+    name = format_text.strip().lower()
+    try:
+        return RenditionSpec(size, OutputFormat("jpeg" if name == "jpg" else name))
+    except ValueError:
+        known = ", ".join(f.value for f in OutputFormat)
+        raise ValueError(f"{item!r}: unknown format {format_text!r} (one of {known})") from None
+
+
+def _refuse_shared_keys(specs: list[RenditionSpec]) -> None:
+    """``SIZE:auto`` beside ``SIZE:jpeg`` (or png) could write one key twice."""
+    for spec in specs:
+        if spec.format is not OutputFormat.AUTO:
+            continue
+        for other in _AUTO_RESOLVES_TO:
+            if RenditionSpec(spec.size, other) in specs:
+                raise ValueError(
+                    f"{spec.name} and {spec.size}:{other} could both write the same "
+                    f".{EXTENSION[PILLOW_FORMAT[other]]} key"
+                )
 
 
 def render(specs: tuple[RenditionSpec, ...]) -> str:

@@ -21,7 +21,7 @@ from bench import methods
 from bench.peers import PEERS, Peer, PeerUnavailable, WorkerDied, WorkerError, build
 from bench.peers.protocol import Worker
 from devstack import samples
-from handlers.imaging.pipeline import fit_within
+from handlers.imaging import fit_within
 
 ROOT = Path(__file__).resolve().parents[3]
 METHODS = {"sharp": methods.sharp, "rust-image": methods.rust_image}  # as bench.methods registers

@@ -62,7 +62,7 @@ def jpeg(
 def jpeg_declaring(
     size: tuple[int, int], mode: str = "RGB", progressive: bool = True, subsampling: int = 2
 ) -> bytes:
-    """The issue's first example: 64x64 of data under a frame header of ``size``."""
+    """64x64 of data under a frame header of ``size``."""
     return jpeg_with_frame_size(jpeg((64, 64), mode, progressive, subsampling=subsampling), size)
 
 
@@ -400,7 +400,7 @@ def avif(size: tuple[int, int] = (64, 64), alpha: bool = False) -> bytes:
 
 
 def avif_with_ispe(data: bytes, size: tuple[int, int]) -> bytes:
-    """The issue's AVIF: every ``ispe`` rewritten to say ``size``."""
+    """An AVIF with every ``ispe`` rewritten to say ``size``."""
     out = bytearray(data)
     pos = out.find(b"ispe")
     while pos >= 0:

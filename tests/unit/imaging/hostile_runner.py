@@ -1,6 +1,7 @@
 """Thumbnail files in a fresh interpreter set up like the resize function, one JSON line each.
 
-python -m tests.unit.imaging.hostile_runner FILE...   (AWS_LAMBDA_FUNCTION_MEMORY_SIZE set by the caller)
+python -m tests.unit.imaging.hostile_runner FILE...
+(AWS_LAMBDA_FUNCTION_MEMORY_SIZE set by the caller)
 
 The interpreter imports the handler, builds its AWS clients and thumbnails a JPEG and a PNG
 (which loads libvips), as a warm function has, and tops its resident memory up to the real
@@ -39,15 +40,17 @@ def main(paths: list[str]) -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     from handlers import resize
     from handlers.common import aws
-    from handlers.imaging.pipeline import ImageRejected, make_thumbnail
+    from handlers.imaging import ImageRejected, OutputFormat, RenditionSpec, make_renditions
 
     aws.s3()
     aws.dynamodb()
     config = resize.settings()
+    # One ``auto`` rendition of the function's first size.
+    specs = (RenditionSpec(config.renditions[0].size, OutputFormat.AUTO),)
     # A warm function that has seen a JPEG and a PNG: libvips' libraries are loaded.
     fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "images"
     for warm_up in ("Landscape_1.jpg", "with-alpha.png"):
-        make_thumbnail((fixtures / warm_up).read_bytes())
+        make_renditions((fixtures / warm_up).read_bytes(), specs, placeholder=False)
     target_mb = RUNTIME_BASELINE_MB + VIPS_RESIDENT_MB
     ballast = bytearray(max(0, int((target_mb - _resident_mb()) * 2**20)))
     baseline = _resident_mb()
@@ -58,12 +61,13 @@ def main(paths: list[str]) -> None:
         before = _resident_mb()
         started = time.process_time()
         try:
-            thumb = make_thumbnail(
+            thumb = make_renditions(
                 data,
-                max_size=config.renditions[0].size,
+                specs,
                 quality=config.jpeg_quality,
                 max_pixels=config.max_pixels,
-            )
+                placeholder=False,
+            ).default
             outcome, detail = "ok", f"{thumb.width}x{thumb.height} {thumb.format}"
         except ImageRejected as rejected:
             outcome, detail = f"rejected:{rejected.reason}", rejected.detail

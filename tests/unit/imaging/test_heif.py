@@ -20,8 +20,8 @@ import pillow_heif
 import pytest
 from PIL import Image, ImageCms
 
-from handlers.imaging import renditions
-from handlers.imaging.pipeline import ImageRejected, RejectReason, make_renditions, make_thumbnail
+from bench.methods import tuned
+from handlers.imaging import ImageRejected, RejectReason, make_renditions, parse
 from tests.conftest import IMAGES, ROOT
 from tests.unit.imaging.test_thumbnail import peak_rss_added
 
@@ -48,10 +48,10 @@ def heic(im: Image.Image, **options: object) -> bytes:
 def test_heic_is_read_and_every_format_written(read_image: ReadImage) -> None:
     source = Image.open(io.BytesIO(read_image("Landscape_1.jpg")))
     data = heic(source.convert("RGB"))
-    made = make_renditions(data, renditions.parse("200:jpeg,200:webp,400:avif,800:png"))
+    made = make_renditions(data, parse("200:jpeg,200:webp,400:avif,800:png"))
     assert made.source_format == "HEIF"
     assert (made.source_width, made.source_height) == (600, 450)
-    reference = decode(make_thumbnail(read_image("Landscape_1.jpg")).data)
+    reference = decode(tuned(read_image("Landscape_1.jpg")))
     assert psnr(decode(made.default.data), reference) > 30
 
 
@@ -65,7 +65,7 @@ def test_orientation_is_applied_exactly_once(read_image: ReadImage, orientation:
     exif = Image.Exif()
     exif.load(pillow_heif.open_heif(io.BytesIO(data)).info["exif"])
     assert exif[0x0112] == orientation
-    upright = decode(make_thumbnail(read_image("Landscape_1.jpg")).data)
+    upright = decode(tuned(read_image("Landscape_1.jpg")))
 
     rotated = decode(make_renditions(data).default.data)
 
@@ -84,7 +84,7 @@ def test_an_icc_profile_is_converted_to_srgb(read_image: ReadImage) -> None:
     assert expected is not None
     expected = expected.resize((200, 150), Image.Resampling.LANCZOS)
 
-    thumb = decode(make_renditions(data, renditions.parse("200:png")).default.data)
+    thumb = decode(make_renditions(data, parse("200:png")).default.data)
 
     assert psnr(thumb, expected) > 33
     assert psnr(thumb, expected) > psnr(thumb, photo.resize((200, 150))) + 3
@@ -101,7 +101,7 @@ def test_an_nclx_display_p3_box_is_converted_to_srgb(read_image: ReadImage) -> N
     assert expected is not None
     expected = expected.resize((200, 150), Image.Resampling.LANCZOS)
 
-    thumb = decode(make_renditions(data, renditions.parse("200:png")).default.data)
+    thumb = decode(make_renditions(data, parse("200:png")).default.data)
 
     assert psnr(thumb, expected) > 33
     assert psnr(thumb, expected) > psnr(thumb, photo.resize((200, 150))) + 3
@@ -120,7 +120,7 @@ def test_ten_bit_heic_gives_the_right_8_bit_colours(read_image: ReadImage) -> No
         == 10
     )
 
-    thumb = decode(make_renditions(buffer.getvalue(), renditions.parse("200:png")).default.data)
+    thumb = decode(make_renditions(buffer.getvalue(), parse("200:png")).default.data)
 
     assert psnr(thumb, photo.resize((200, 150), Image.Resampling.LANCZOS)) > 30
 
@@ -159,11 +159,11 @@ def test_the_heif_and_avif_plugins_load_with_the_first_isobmff_file(tmp_path: Pa
     script = f"""
 import sys
 from pathlib import Path
-from handlers.imaging.pipeline import make_thumbnail
+from handlers.imaging import make_renditions
 lazy = ("pillow_heif", "PIL.AvifImagePlugin")
-make_thumbnail(Path({str(IMAGES / "Landscape_1.jpg")!r}).read_bytes())
+make_renditions(Path({str(IMAGES / "Landscape_1.jpg")!r}).read_bytes())
 print([m for m in lazy if m in sys.modules])
-made = make_thumbnail(Path({str(path)!r}).read_bytes())
+made = make_renditions(Path({str(path)!r}).read_bytes())
 print([m for m in lazy if m in sys.modules], made.source_format)
 """
     out = subprocess.run(

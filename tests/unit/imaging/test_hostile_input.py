@@ -1,10 +1,11 @@
 """Hostile input: every file is thumbnailed or rejected, within the function's memory and in
 bounded CPU, under both memory sizes the function is deployed with.
 
-The files are built here (tests/unit/imaging/hostile_images.py): the examples of issue 14, files sized to
-the largest the budget admits for each decoder's costly path (so the estimate itself is put to
-the test), and mutated real fixtures. They run in a fresh interpreter set up like the function
-(tests/unit/imaging/hostile_runner.py), which reports each file's peak RSS (VmHWM) and CPU time.
+The files are built here (tests/unit/imaging/hostile_images.py): known decompression bombs,
+files sized to the largest the budget admits for each decoder's costly path (so the estimate
+itself is put to the test), and mutated real fixtures. They run in a fresh interpreter set up
+like the function (tests/unit/imaging/hostile_runner.py), which reports each file's peak RSS
+(VmHWM) and CPU time.
 """
 
 from __future__ import annotations
@@ -26,9 +27,21 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from handlers.common.errors import ImageRejected, RejectReason
+from handlers.imaging import (
+    OutputFormat,
+    Renditions,
+    RenditionSpec,
+    decode,
+    make_renditions,
+    sizing,
+)
 from handlers.imaging import budget as decode_budget
-from handlers.imaging import pipeline
-from handlers.imaging.limits import BUDGET_BYTES_PER_PIXEL, RUNTIME_BASELINE_MB, VIPS_RESIDENT_MB
+from handlers.imaging.limits import (
+    BUDGET_BYTES_PER_PIXEL,
+    DEFAULT_MAX_PIXELS,
+    RUNTIME_BASELINE_MB,
+    VIPS_RESIDENT_MB,
+)
 from handlers.index.settings import ResizeSettings
 from tests.conftest import IMAGES, ROOT
 from tests.unit.imaging import hostile_images as hostile
@@ -57,8 +70,8 @@ def both(outcome: str) -> dict[int, str]:
 
 TOO_LARGE = "rejected:too-large"
 
-# Issue 14's table, each as a regression test.
-ISSUE_CASES = [
+# Known decompression bombs, one for each decoder's costly path.
+BOMB_CASES = [
     Case(
         "jpeg-progressive-23000x23000-frame-over-64x64-data.jpg",
         lambda: hostile.jpeg_declaring((23000, 23000)),
@@ -116,8 +129,8 @@ ISSUE_CASES = [
         both("rejected:corrupt"),
         "Failed to decode",
     ),
-    # Issue 14 refused it (Pillow's whole-image RGBA); libvips now streams 8-bit PNGs and
-    # resamples as it decodes, so it is thumbnailed in a few MB. The key colour's cost still
+    # libvips streams 8-bit PNGs and resamples as it decodes, so it is thumbnailed in a few MB
+    # (Pillow would decode it whole, as RGBA). The key colour's cost still
     # counts where Pillow decodes: 16-bit below.
     Case(
         "png-5016x5016-rgb-trns.png",
@@ -135,8 +148,8 @@ ISSUE_CASES = [
         lambda: hostile.png((5016, 5016), depth=16, colour=0),
         both(TOO_LARGE),
     ),
-    # Refused at 128 MB by issue 14 (Pillow's animation decoder, ~15 bytes a pixel); libvips
-    # decodes lossy WebP scaled and in place, so it now fits both sizes. Lossless stays Pillow's.
+    # libvips decodes lossy WebP scaled and in place, so it fits both sizes (Pillow's animation
+    # decoder, ~15 bytes a pixel, would not at 128 MB). Lossless stays Pillow's.
     Case("webp-3264x2448.webp", lambda: hostile.webp((3264, 2448)), both("ok")),
     Case(
         "webp-lossless-3264x2448.webp",
@@ -215,14 +228,20 @@ def budget_of(memory_mb: int) -> int:
     return settings.max_pixels * BUDGET_BYTES_PER_PIXEL
 
 
+def _thumbnail(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Renditions:
+    """One ``auto`` rendition of 200 pixels: the function's default first size."""
+    specs = (RenditionSpec(200, OutputFormat.AUTO),)
+    return make_renditions(data, specs, max_pixels=max_pixels, placeholder=False)
+
+
 def draft(size: tuple[int, int]) -> tuple[int, int] | None:
-    return pipeline._draft_request(size, 200)
+    return sizing._draft_request(size, 200)
 
 
 def accepted(data: bytes, budget: int) -> bool:
-    """Whether make_thumbnail's two checks (the decode's estimate, the decoded pixels) pass."""
+    """Whether make_renditions' two checks (the decode's estimate, the decoded pixels) pass."""
     try:
-        estimate = decode_budget.check(data, pipeline.READABLE_FORMATS, budget=budget, draft=draft)
+        estimate = decode_budget.check(data, decode.READABLE_FORMATS, budget=budget, draft=draft)
     except ImageRejected:
         return False
     assert estimate is not None
@@ -416,7 +435,7 @@ def built(memory_mb: int) -> list[tuple[Case, bytes]]:
     # the interpreter's heap only makes later peaks read higher.
     cases = (
         edge_cases(memory_mb)
-        + ISSUE_CASES
+        + BOMB_CASES
         + CLASS_CASES
         + mutated_cases(memory_mb)
         + fixture_cases(memory_mb)
@@ -513,7 +532,7 @@ def test_the_edge_files_reach_the_budget() -> None:
             if not case.name.startswith("edge-") or "scans" in case.name or "rle" in case.name:
                 continue  # the scans and run-length files are sized by CPU
             estimate = decode_budget.check(
-                data, pipeline.READABLE_FORMATS, budget=budget, draft=draft
+                data, decode.READABLE_FORMATS, budget=budget, draft=draft
             )
             assert estimate is not None
             decoded = decode_budget.decoded_size(estimate, draft)
@@ -528,17 +547,17 @@ def test_the_edge_files_reach_the_budget() -> None:
 
 
 def test_every_readable_format_has_an_estimator() -> None:
-    assert set(pipeline.READABLE_FORMATS) <= set(decode_budget.ESTIMATORS)
+    assert set(decode.READABLE_FORMATS) <= set(decode_budget.ESTIMATORS)
 
 
 def test_a_readable_format_without_an_estimator_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(decode_budget.ESTIMATORS, "PNG")
     with pytest.raises(ImageRejected, match="no decode-budget estimator") as caught:
-        pipeline.make_thumbnail((IMAGES / "p3.png").read_bytes())
+        _thumbnail((IMAGES / "p3.png").read_bytes())
     assert caught.value.reason is RejectReason.UNSUPPORTED
 
 
-REFUSED_AT_128 = [c for c in ISSUE_CASES + CLASS_CASES if c.expect[128] == TOO_LARGE]
+REFUSED_AT_128 = [c for c in BOMB_CASES + CLASS_CASES if c.expect[128] == TOO_LARGE]
 
 
 @pytest.mark.parametrize("case", REFUSED_AT_128, ids=lambda c: c.name)
@@ -556,7 +575,7 @@ def test_hostile_files_are_refused_before_opening(case: Case) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Image, "open", spy)
         with pytest.raises(ImageRejected) as caught:
-            pipeline.make_thumbnail(data, max_pixels=budget // BUDGET_BYTES_PER_PIXEL)
+            _thumbnail(data, max_pixels=budget // BUDGET_BYTES_PER_PIXEL)
     assert caught.value.reason is RejectReason.TOO_LARGE
     assert not opened
 
@@ -571,7 +590,7 @@ def test_estimators_never_fail_on_mutated_headers(source: str, seed: int, memory
     """Whatever the header says, check() answers an estimate or an ImageRejected."""
     data = mutate((IMAGES / source).read_bytes(), random.Random(seed))
     try:
-        estimate = decode_budget.check(data, pipeline.READABLE_FORMATS, budget=budget_of(memory_mb))
+        estimate = decode_budget.check(data, decode.READABLE_FORMATS, budget=budget_of(memory_mb))
     except ImageRejected as rejected:
         assert rejected.reason in set(RejectReason)
     else:
@@ -579,9 +598,9 @@ def test_estimators_never_fail_on_mutated_headers(source: str, seed: int, memory
 
 
 def test_a_corrupt_avif_is_rejected_not_raised() -> None:
-    """libavif's RuntimeError used to escape: the message failed five deliveries, no row."""
+    """libavif's RuntimeError is a rejection, not an exception that fails every delivery."""
     with pytest.raises(ImageRejected, match="Failed to decode") as caught:
-        pipeline.make_thumbnail(hostile.corrupt_avif())
+        _thumbnail(hostile.corrupt_avif())
     assert caught.value.reason is RejectReason.CORRUPT
 
 
@@ -597,7 +616,7 @@ def test_the_av1_frame_counts_when_ispe_says_less() -> None:
 def test_draft_scale_follows_pillow() -> None:
     data = hostile.jpeg((64, 64), progressive=False)
     with Image.open(io.BytesIO(hostile.jpeg_with_frame_size(data, (4000, 3000)))) as im:
-        request = pipeline._draft_request(im.size, 200)
+        request = sizing._draft_request(im.size, 200)
         assert request is not None
         im.draft(None, request)
         pillow = im.size

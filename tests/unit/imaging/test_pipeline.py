@@ -14,13 +14,22 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bench.peak_rss import in_fresh_process
-from handlers.imaging import renditions, vips
-from handlers.imaging.pipeline import Renditions, fit_within, make_renditions
-from handlers.imaging.renditions import OutputFormat, RenditionSpec
+from handlers.imaging import (
+    OutputFormat,
+    Renditions,
+    RenditionSpec,
+    fit_within,
+    make_renditions,
+    parse,
+    pipeline,
+    sizing,
+    vips,
+)
+from handlers.imaging.decode import Decoded
 
 ROOT = Path(__file__).resolve().parents[3]
 ReadImage = Callable[[str], bytes]
-EVERY_FORMAT = renditions.parse("199:auto,200:jpeg,200:png,200:webp,200:avif,800:webp,1600:avif")
+EVERY_FORMAT = parse("199:auto,200:jpeg,200:png,200:webp,200:avif,800:webp,1600:avif")
 
 
 def decode(data: bytes) -> Image.Image:
@@ -96,7 +105,7 @@ def test_one_decode_per_upload(
 ) -> None:
     data = read_image(name)
     counter = DecodeCounter(monkeypatch)
-    made = make_renditions(data, renditions.parse(spec))
+    made = make_renditions(data, parse(spec))
     assert counter.count == 1
     assert len(made.renditions) == spec.count(",") + 1
 
@@ -110,14 +119,14 @@ def test_each_rendition_is_as_good_as_made_alone(read_image: ReadImage, spec: st
     """Made from the decoded image or a larger rendition at least twice its size: the same
     quality as a rendition made on its own (which resamples from the decode)."""
     data = read_image("2569067123_aca715a2ee_o.jpg")
-    together = make_renditions(data, renditions.parse(spec))
+    together = make_renditions(data, parse(spec))
     for rendition in together.renditions:
         alone = make_renditions(data, (RenditionSpec(rendition.spec.size, OutputFormat.PNG),))
         assert psnr(decode(rendition.data), decode(alone.default.data)) > 33, rendition.spec.name
 
 
 def test_orientation_and_colour_apply_once_to_every_rendition(read_image: ReadImage) -> None:
-    spec = renditions.parse("400:png,200:png,100:png")
+    spec = parse("400:png,200:png,100:png")
     upright = make_renditions(read_image("Landscape_1.jpg"), spec)
     for orientation in range(2, 9):
         rotated = make_renditions(read_image(f"Landscape_{orientation}.jpg"), spec)
@@ -143,7 +152,7 @@ def test_a_rendition_larger_than_the_source_is_made_at_the_source_size(
     read_image: ReadImage,
 ) -> None:
     data = read_image("Landscape_1.jpg")  # 600x450
-    made = make_renditions(data, renditions.parse("200:webp,800:webp,1600:webp,1600:jpeg"))
+    made = make_renditions(data, parse("200:webp,800:webp,1600:webp,1600:jpeg"))
     sizes = [(r.width, r.height) for r in made.renditions]
     assert sizes == [(200, 150), (600, 450), (600, 450), (600, 450)]
     assert made.renditions[1].data == made.renditions[2].data  # encoded once, stored twice
@@ -156,14 +165,14 @@ def alpha_of(data: bytes) -> Image.Image:
 
 def test_webp_and_avif_keep_alpha_and_jpeg_flattens_it_on_white(read_image: ReadImage) -> None:
     data = read_image("full-transparent.png")
-    made = make_renditions(data, renditions.parse("201:auto,200:webp,200:avif,200:jpeg"))
+    made = make_renditions(data, parse("201:auto,200:webp,200:avif,200:jpeg"))
     auto, webp, avif, jpeg = made.renditions
     assert auto.format == "PNG"
     for rendition in (auto, webp, avif):
         assert alpha_of(rendition.data).getextrema() == (0, 0), rendition.format
     assert decode(jpeg.data).mode == "RGB"
     assert decode(jpeg.data).getextrema() == ((255, 255),) * 3
-    spec = renditions.parse("100:png,100:webp,100:avif")
+    spec = parse("100:png,100:webp,100:avif")
     png, *lossy = make_renditions(read_image("with-alpha.png"), spec).renditions
     expected = np.asarray(alpha_of(png.data), dtype=int)
     assert expected.max() < 255  # translucent throughout
@@ -173,9 +182,7 @@ def test_webp_and_avif_keep_alpha_and_jpeg_flattens_it_on_white(read_image: Read
 
 
 def test_grey_images_stay_grey_in_every_format(read_image: ReadImage) -> None:
-    made = make_renditions(
-        read_image("concert.jpg"), renditions.parse("200:jpeg,200:webp,200:avif")
-    )
+    made = make_renditions(read_image("concert.jpg"), parse("200:jpeg,200:webp,200:avif"))
     jpeg, webp, avif = (decode(r.data) for r in made.renditions)
     assert jpeg.mode == "L" and "icc_profile" in jpeg.info  # grey keeps its profile
     for im in (webp, avif):
@@ -223,7 +230,7 @@ def test_large_jpeg_renditions_through_libvips_match_pillows(
     buffer = io.BytesIO()
     source.save(buffer, "JPEG", quality=90, exif=exif)
     data = buffer.getvalue()
-    spec = renditions.parse("1600:png,800:png")
+    spec = parse("1600:png,800:png")
     calls: list[object] = []
     real = vips.load_jpeg_resampled
 
@@ -249,9 +256,9 @@ def test_streamed_formats_fall_back_to_pillow_without_libvips(
 ) -> None:
     data = read_image(name)
     assert vips.streams(data)
-    streamed = make_renditions(data, renditions.parse("200:png"))
+    streamed = make_renditions(data, parse("200:png"))
     monkeypatch.setattr(vips, "_pyvips", lambda: None)
-    fallback = make_renditions(data, renditions.parse("200:png"))
+    fallback = make_renditions(data, parse("200:png"))
     ours, theirs = streamed.default, fallback.default
     assert (ours.width, ours.height) == (theirs.width, theirs.height)
     # Both resample differently (libvips: box shrink then lanczos3, alpha premultiplied;
@@ -259,3 +266,56 @@ def test_streamed_formats_fall_back_to_pillow_without_libvips(
     reference = decode(data).resize((ours.width, ours.height), Image.Resampling.LANCZOS)
     assert psnr(decode(ours.data), reference) > 33
     assert psnr(decode(theirs.data), reference) > 33
+
+
+# --- the steps, alone ------------------------------------------------------------------------
+
+
+def test_the_draft_request_picks_the_smallest_dct_scale_within_its_gap() -> None:
+    # 1024 px of 4000x3000: 1/8 and 1/4 leave less than 2x, 1/2 leaves 1.95x (its gap is 1.25).
+    assert sizing._draft_request((4000, 3000), 1024) == (2000, 1500)
+    assert sizing._draft_request((4000, 3000), 200) == (500, 375)  # 1/8
+    assert sizing._draft_request((600, 450), 800) is None  # never upscaled: a full decode
+    assert sizing.draft_scale((4000, 3000), (2000, 1500)) == 2
+    assert sizing.draft_scale((4001, 3001), (501, 376)) == 8  # draft() rounds up
+    assert sizing.draft_scale((600, 450), (600, 450)) == 1
+
+
+def test_the_base_is_the_largest_rendition_only_when_it_serves_every_other() -> None:
+    source = (4000, 3000)
+    assert sizing.base_size(source, [(800, 600), (200, 150)]) == (800, 600)
+    # 500 px cannot come from 800 px (under twice its size): the decode reduced by 2 instead.
+    assert sizing.base_size(source, [(800, 600), (500, 375)]) == (2000, 1500)
+    assert sizing.rendition_sizes(source, parse("200:png,800:webp,200:jpeg")) == [
+        (800, 600),
+        (200, 150),
+    ]
+
+
+def test_the_base_step_frees_the_decode_it_no_longer_needs() -> None:
+    decoded = Decoded(Image.new("RGB", (800, 600)), 1, None)
+    plan = pipeline._Plan("PNG", (800, 600), [(200, 150)], large_resample=False)
+    base = pipeline._base(decoded, plan)
+    assert base.size == (200, 150)
+    with pytest.raises(ValueError, match="closed"):
+        decoded.image.getpixel((0, 0))
+
+    kept = Decoded(Image.new("RGB", (200, 150)), 1, None)
+    assert pipeline._base(kept, plan) is kept.image
+    assert kept.image.getpixel((0, 0)) == (0, 0, 0)
+
+
+def test_the_orientation_step_turns_the_image_and_its_sizes() -> None:
+    im = Image.new("RGBA", (40, 20), (10, 20, 30, 255))
+    upright, sizes = pipeline._orient(im, 6, [(40, 20), (20, 10)])
+    assert (upright.size, upright.mode) == ((20, 40), "RGB")  # opaque alpha dropped
+    assert sizes == [(20, 40), (10, 20)]
+    same, kept = pipeline._orient(im, 1, [(40, 20)])
+    assert (same.size, kept) == ((40, 20), [(40, 20)])
+
+
+def test_a_size_over_the_sources_is_encoded_once() -> None:
+    pixels = {(60, 45): Image.new("RGB", (60, 45), (200, 30, 30))}
+    made = pipeline._encode_all(pixels, parse("800:jpeg,60:jpeg"), (60, 45), 1, 85, None)
+    assert [(r.width, r.height, r.format) for r in made] == [(60, 45, "JPEG")] * 2
+    assert made[0].data is made[1].data

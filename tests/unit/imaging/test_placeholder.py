@@ -144,3 +144,11 @@ def test_the_dominant_colour_is_the_most_common_visible_one(
     im.paste((255, 255, 255), (0, 0, 60, 150))  # 30% white, 70% the colour
     im = im.convert(mode) if mode == "L" else im
     assert compute_placeholder(im).dominant_color == "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+def test_grey_with_alpha_is_encoded_as_its_rgba() -> None:
+    im = Image.new("LA", (200, 100), (0, 0))
+    im.paste((120, 255), (0, 0, 100, 100))  # the left half grey, the right transparent
+    hint = compute_placeholder(im)
+    assert hint == compute_placeholder(im.convert("RGBA"))
+    assert hint.dominant_color == "#787878"

@@ -18,16 +18,20 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from devstack import samples
-from handlers.imaging import budget as decode_budget
-from handlers.imaging import pipeline, progressive, renditions
-from handlers.imaging.pipeline import (
+from handlers.imaging import (
     ImageRejected,
     RejectReason,
     Renditions,
     dc_scale_serves,
     fit_within,
+    jpeg,
     make_renditions,
+    pipeline,
+    progressive,
+    renditions,
+    sizing,
 )
+from handlers.imaging import budget as decode_budget
 from handlers.imaging.progressive import PrefixScanner, Status
 from handlers.imaging.renditions import OutputFormat, RenditionSpec
 from tests.conftest import IMAGES
@@ -204,7 +208,7 @@ def test_the_whole_file_is_decoded_otherwise(
 
 @pytest.mark.parametrize("name", ["photo-12mp-progressive"])
 def test_a_12mp_photo_takes_a_tenth_of_its_bytes_at_36_db(name: str) -> None:
-    """The issue's goals on the bench's progressive photo: <= 12% of the bytes, >= 36 dB."""
+    """On the bench's progressive photo: <= 12% of the bytes, >= 36 dB."""
     data = samples.load(name)
     specs = renditions.parse("200:auto")
 
@@ -409,6 +413,27 @@ def test_a_damaged_head_never_raises(offset: int, value: int, cut: int) -> None:
     assert head.end <= len(damaged)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    offset=st.integers(min_value=0, max_value=1200),
+    value=st.integers(min_value=0, max_value=255),
+    cut=st.integers(min_value=0, max_value=6000),
+)
+def test_a_damaged_head_gets_the_same_answer_through_a_layout(
+    offset: int, value: int, cut: int
+) -> None:
+    """A scan handed the segments a walk of the same bytes found (the decode budget's) answers
+    as the scan that reads the bytes itself."""
+    damaged = _with_byte(_pillow(_photo()), offset, value)[:cut]
+    layout = jpeg.Layout()
+    try:
+        for _ in jpeg.walk(damaged, layout, 10**6):
+            pass
+    except ValueError:
+        return  # the budget refuses it: there is no layout to hand down
+    assert progressive.scan(damaged, layout=layout) == progressive.scan(damaged)
+
+
 # --- which rendition sets ------------------------------------------------------------------
 
 
@@ -448,11 +473,11 @@ def test_dc_scale_serves_only_what_draft_decodes_at_an_eighth(
     if not dc_scale_serves((width, height), specs):
         return
     eighth = (-(-width // 8), -(-height // 8))
-    for spec in specs:  # the issue's rule (on the stored size: orientation swaps both sides)
+    for spec in specs:  # the rule (on the stored size: orientation swaps both sides)
         target = fit_within((width, height), spec.size)
         assert target[0] * 2 <= eighth[0] and target[1] * 2 <= eighth[1]
     estimate = decode_budget.Estimate("JPEG", (width, height), "RGB", scalable=True)
     assert (
-        decode_budget.decoded_size(estimate, lambda size: pipeline._draft_request(size, max(sizes)))
+        decode_budget.decoded_size(estimate, lambda size: sizing._draft_request(size, max(sizes)))
         == eighth
     )

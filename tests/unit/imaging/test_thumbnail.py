@@ -17,20 +17,27 @@ from PIL import Image, ImageCms
 
 from bench import methods
 from devstack import samples as generated
-from handlers.imaging.pipeline import (
+from handlers.imaging import (
     ImageRejected,
+    OutputFormat,
     RejectReason,
-    Thumbnail,
+    Renditions,
+    RenditionSpec,
     fit_within,
-    make_thumbnail,
+    make_renditions,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
 ReadImage = Callable[[str], bytes]
 
 
-def decode(thumb: Thumbnail) -> Image.Image:
-    im = Image.open(io.BytesIO(thumb.data))
+def thumbnail(data: bytes, max_size: int = 200) -> Renditions:
+    """One ``auto`` rendition of ``max_size``, the resize function's default set."""
+    return make_renditions(data, (RenditionSpec(max_size, OutputFormat.AUTO),), placeholder=False)
+
+
+def decode(made: Renditions) -> Image.Image:
+    im = Image.open(io.BytesIO(made.default.data))
     im.load()
     return im
 
@@ -86,15 +93,15 @@ def test_fixture_is_thumbnailed(
 ) -> None:
     data = read_image(name)
     source = Image.open(io.BytesIO(data))
-    thumb = make_thumbnail(data)
-    im = decode(thumb)
+    made = thumbnail(data)
+    thumb, im = made.default, decode(made)
 
     assert (thumb.format, im.format, im.mode) == (out_format, out_format, mode)
     assert thumb.content_type == Image.MIME[out_format]
-    assert (thumb.source_width, thumb.source_height) == source.size
+    assert (made.source_width, made.source_height) == source.size
     assert (im.width, im.height) == (thumb.width, thumb.height)
     assert max(im.size) == min(200, max(source.size))
-    assert thumb.source_format == source.format
+    assert made.source_format == source.format
 
 
 @pytest.mark.parametrize(("name", "reason"), REJECTED, ids=[r[0] for r in REJECTED])
@@ -102,7 +109,7 @@ def test_broken_or_hostile_input_is_rejected_with_a_reason(
     read_image: ReadImage, name: str, reason: RejectReason
 ) -> None:
     with pytest.raises(ImageRejected) as caught:
-        make_thumbnail(read_image(name))
+        thumbnail(read_image(name))
     assert caught.value.reason is reason
     assert caught.value.detail
 
@@ -120,15 +127,15 @@ def test_rejection_reasons_keep_their_logged_values() -> None:
 
 def test_empty_input_is_rejected() -> None:
     with pytest.raises(ImageRejected, match="empty") as caught:
-        make_thumbnail(b"")
+        thumbnail(b"")
     assert caught.value.reason is RejectReason.EMPTY
 
 
 @pytest.mark.parametrize("family", ["Landscape", "Portrait"])
 @pytest.mark.parametrize("orientation", range(2, 9))
 def test_exif_orientation_is_applied(read_image: ReadImage, family: str, orientation: int) -> None:
-    upright = decode(make_thumbnail(read_image(f"{family}_1.jpg"))).convert("RGB")
-    rotated = decode(make_thumbnail(read_image(f"{family}_{orientation}.jpg"))).convert("RGB")
+    upright = decode(thumbnail(read_image(f"{family}_1.jpg"))).convert("RGB")
+    rotated = decode(thumbnail(read_image(f"{family}_{orientation}.jpg"))).convert("RGB")
 
     assert rotated.size == upright.size
     assert (upright.width > upright.height) == (family == "Landscape")
@@ -147,12 +154,12 @@ def test_cmyk_with_profile_matches_a_reference_conversion(read_image: ReadImage)
     assert reference is not None
     reference = reference.resize(fit_within(source.size, 200), Image.Resampling.LANCZOS)
 
-    assert psnr(decode(make_thumbnail(data)), reference) > 30
+    assert psnr(decode(thumbnail(data)), reference) > 30
 
 
 def test_cmyk_without_profile_is_not_inverted(read_image: ReadImage) -> None:
-    tagged = decode(make_thumbnail(read_image("Channel_digital_image_CMYK_color.jpg")))
-    untagged = decode(make_thumbnail(read_image("Channel_digital_image_CMYK_color_no_profile.jpg")))
+    tagged = decode(thumbnail(read_image("Channel_digital_image_CMYK_color.jpg")))
+    untagged = decode(thumbnail(read_image("Channel_digital_image_CMYK_color_no_profile.jpg")))
     inverted = Image.eval(tagged, lambda v: 255 - v)
     # Device conversion is more saturated than the profile's, yet far nearer it than a negative.
     assert psnr(untagged, tagged) > 18
@@ -162,7 +169,7 @@ def test_cmyk_without_profile_is_not_inverted(read_image: ReadImage) -> None:
 def test_wide_gamut_is_converted_to_untagged_srgb(read_image: ReadImage) -> None:
     data = read_image("p3.png")
     source = Image.open(io.BytesIO(data)).convert("RGB")
-    thumb = decode(make_thumbnail(data))
+    thumb = decode(thumbnail(data))
     assert "icc_profile" not in thumb.info
     expected = ImageCms.profileToProfile(
         source,
@@ -176,19 +183,19 @@ def test_wide_gamut_is_converted_to_untagged_srgb(read_image: ReadImage) -> None
 
 def test_grey_image_keeps_its_profile(read_image: ReadImage) -> None:
     data = read_image("concert.jpg")
-    thumb = decode(make_thumbnail(data))
+    thumb = decode(thumbnail(data))
     assert thumb.info["icc_profile"] == Image.open(io.BytesIO(data)).info["icc_profile"]
 
 
 def test_transparency_is_kept_not_blackened(read_image: ReadImage) -> None:
-    im = decode(make_thumbnail(read_image("full-transparent.png")))
+    im = decode(thumbnail(read_image("full-transparent.png")))
     assert im.getchannel("A").getextrema() == (0, 0)
-    im = decode(make_thumbnail(read_image("with-alpha.png")))
+    im = decode(thumbnail(read_image("with-alpha.png")))
     assert int(np.asarray(im.getchannel("A")).min()) < 255
 
 
 def test_sixteen_bit_colours_are_not_clipped(read_image: ReadImage) -> None:
-    im = decode(make_thumbnail(read_image("Flag_of_the_Netherlands-16bit.png"))).convert("RGB")
+    im = decode(thumbnail(read_image("Flag_of_the_Netherlands-16bit.png"))).convert("RGB")
     column = np.asarray(im)[:, im.width // 2].astype(int)
     top, middle, bottom = column[5], column[im.height // 2], column[-5]
     assert top[0] > 150 and top[1] < 80  # red
@@ -201,7 +208,7 @@ def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
     source = Image.fromarray(ramp)  # 16-bit grey ("I;16")
     buffer = io.BytesIO()
     source.save(buffer, "PNG")
-    im = decode(make_thumbnail(buffer.getvalue()))
+    im = decode(thumbnail(buffer.getvalue()))
     row = np.asarray(im)[im.height // 2].astype(int)
     assert row[5] < 20 and 100 < row[im.width // 2] < 160 and row[-5] > 235
 
@@ -210,7 +217,7 @@ def test_animation_gives_its_first_frame(read_image: ReadImage) -> None:
     data = read_image("animated-loop-3.gif")
     first = Image.open(io.BytesIO(data)).convert("RGB")
     expected = first.resize(fit_within(first.size, 200), Image.Resampling.LANCZOS)
-    assert psnr(decode(make_thumbnail(data)).convert("RGB"), expected) > 28
+    assert psnr(decode(thumbnail(data)).convert("RGB"), expected) > 28
 
 
 def _jpeg_with_exif() -> bytes:
@@ -228,11 +235,11 @@ def _jpeg_with_exif() -> bytes:
 def test_exif_and_gps_are_never_copied() -> None:
     data = _jpeg_with_exif()
     assert b"ThumbstatCam" in data
-    thumb = make_thumbnail(data)
-    im = decode(thumb)
+    made = thumbnail(data)
+    im = decode(made)
     assert im.size == (150, 200)  # orientation 6 applied
     assert not im.getexif()
-    assert b"Exif" not in thumb.data and b"ThumbstatCam" not in thumb.data
+    assert b"Exif" not in made.default.data and b"ThumbstatCam" not in made.default.data
 
 
 @pytest.mark.parametrize(
@@ -249,8 +256,8 @@ def test_exif_and_gps_are_never_copied() -> None:
 def test_output_size(size: tuple[int, int], max_size: int, expected: tuple[int, int]) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", size, (200, 30, 30)).save(buffer, "PNG")
-    thumb = make_thumbnail(buffer.getvalue(), max_size=max_size)
-    assert (thumb.width, thumb.height) == expected == decode(thumb).size
+    made = thumbnail(buffer.getvalue(), max_size)
+    assert (made.default.width, made.default.height) == expected == decode(made).size
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -268,21 +275,21 @@ def test_mangled_images_raise_only_image_rejected(
         if index < len(mangled):
             mangled[index] = value
     try:
-        thumb = make_thumbnail(bytes(mangled))
+        made = thumbnail(bytes(mangled))
     except ImageRejected as rejected:
         assert rejected.reason in set(RejectReason)
     else:
-        assert thumb.data
+        assert made.default.data
 
 
 PEAK_RSS = """
 import json, sys
 from bench.peak_rss import measure
-from handlers.imaging.pipeline import ImageRejected, make_thumbnail
+from handlers.imaging import ImageRejected, make_renditions, parse
 
 def outcome(data):
     try:
-        return make_thumbnail(data).format
+        return make_renditions(data, parse("200:auto"), placeholder=False).default.format
     except ImageRejected as rejected:
         return rejected.reason
 
@@ -336,6 +343,6 @@ def test_quality_is_within_1db_of_the_naive_pipeline(name: str) -> None:
     reference = source.convert("RGB").resize(size, Image.Resampling.LANCZOS)
 
     naive = Image.open(io.BytesIO(methods.naive(data)))
-    tuned = decode(make_thumbnail(data))
+    tuned = decode(thumbnail(data))
     assert tuned.size == naive.size == size
     assert psnr(tuned, reference) >= psnr(naive, reference) - 1.0

@@ -1,0 +1,115 @@
+"""PNG: the zlib decoder's rows, and what Pillow's Python chunk loop makes of the chunks.
+
+Pillow decodes a PNG row by row (ZipDecode keeps the current and previous rows and zlib its
+window), so the decode itself costs little beside the image; what varies is the chunk loop in
+Python, the private chunks it copies and keeps, the text it decompresses, and the pipeline's mode
+conversions (16-bit grey, key-colour transparency through tRNS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from PIL import PngImagePlugin
+
+from handlers.imaging.budget.check import (
+    MAX_STRUCTURES,
+    PY_OBJECT_BYTES,
+    PY_STRUCTURE_S,
+    Estimate,
+    Unreadable,
+    ceil_div,
+    refuse_structures,
+    u32be,
+)
+
+__all__ = ["estimate"]
+
+_PY_KEPT_CHUNK_S: Final = 5e-6  # one chunk Pillow handles in Python, copies and keeps
+
+_CHANNELS: Final = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Chunks Pillow's PngStream handles (the rest, if ancillary and private, it keeps).
+_KNOWN: Final = frozenset(
+    {
+        b"IHDR", b"IDAT", b"IEND", b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"pHYs",
+        b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"acTL", b"fcTL", b"fdAT", b"iCCP",
+    }
+)  # fmt: skip
+
+
+@dataclass
+class _Chunks:
+    """What the chunks up to IEND hold that costs memory or time."""
+
+    header: bytes | None = None
+    key_colour: bool = False
+    chunks: int = 0
+    private: int = 0  # private ancillary chunks Pillow keeps
+    kept: int = 0  # bytes of those and of eXIf
+    text: int = 0  # bytes of uncompressed text
+    compressed_text: int = 0  # compressed text chunks (zTXt, iCCP, compressed iTXt)
+
+
+def estimate(data: bytes) -> Estimate:
+    found = _chunks(data)
+    header = found.header
+    if header is None or len(header) < 13:
+        raise Unreadable("no image header (IHDR)")
+    width, height = u32be(header, 0), u32be(header, 4)
+    depth, colour = header[8], header[9]
+    mode = PngImagePlugin._MODES.get((depth, colour), ("RGBA", ""))[0]
+    # Decompressed text (up to MAX_TEXT_CHUNK a chunk, MAX_TEXT_MEMORY in all), as bytes and str.
+    text_bytes = min(
+        found.text + found.compressed_text * PngImagePlugin.MAX_TEXT_CHUNK,
+        PngImagePlugin.MAX_TEXT_MEMORY,
+    )
+    row = ceil_div(width * depth * _CHANNELS.get(colour, 4), 8) + 1
+    return Estimate(
+        format="PNG",
+        size=(width, height),
+        mode=mode,
+        key_colour=found.key_colour and mode in ("L", "RGB", "P"),
+        decoding=2 * row + 256 * 1024,  # ZipDecode's current and previous rows, zlib's window
+        held=found.kept + 2 * text_bytes + found.chunks * PY_OBJECT_BYTES // 4,
+        cpu=found.chunks * PY_STRUCTURE_S + found.private * _PY_KEPT_CHUNK_S,
+        note=f"{depth}-bit {mode}" + (" with tRNS" if found.key_colour else ""),
+    )
+
+
+def _chunks(data: bytes) -> _Chunks:
+    found = _Chunks()
+    pos, end = 8, len(data)
+    while pos + 8 <= end:
+        length, kind = u32be(data, pos), data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        found.chunks += 1
+        if found.chunks > MAX_STRUCTURES:
+            refuse_structures("PNG chunks", found.chunks)
+        _count(kind, body, length, found)
+        if kind == b"IEND":
+            break
+    return found
+
+
+def _count(kind: bytes, body: bytes, length: int, found: _Chunks) -> None:
+    if kind == b"IHDR":
+        found.header = body
+    elif kind == b"tRNS":
+        found.key_colour = True
+    elif kind == b"tEXt":
+        found.text += length
+    elif kind in (b"zTXt", b"iCCP"):
+        found.compressed_text += 1
+    elif kind == b"iTXt":
+        keyword_end = body.find(b"\0")
+        if 0 <= keyword_end < len(body) - 1 and body[keyword_end + 1]:
+            found.compressed_text += 1
+        else:
+            found.text += length
+    elif kind == b"eXIf":
+        found.kept += 2 * length  # the raw block and the tag data getexif() copies out of it
+    elif kind not in _KNOWN and kind[1:2].islower():
+        found.kept += length + PY_OBJECT_BYTES  # Pillow's private_chunks
+        found.private += 1
