@@ -8,8 +8,9 @@ import os
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Final
+
+from infra.podman import ensure_podman_conf
 
 # Passed from this process into the container: where AWS is, and as whom.
 _PASSED_THROUGH: Final = (
@@ -20,28 +21,6 @@ _PASSED_THROUGH: Final = (
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
 )
-
-
-# podman settings that work on machines like the ones building this project (crun fails on
-# their hybrid cgroups; podman's default rlimits are refused). Used when CONTAINERS_CONF is unset.
-PODMAN_CONF: Final = """\
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-"""
-CACHE: Final = Path.home() / ".cache" / "thumbstat"
-
-
-def ensure_podman_conf() -> None:
-    """Point podman at PODMAN_CONF unless the user chose a configuration."""
-    if "CONTAINERS_CONF" not in os.environ:
-        conf = CACHE / "containers.conf"
-        conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text(PODMAN_CONF)
-        os.environ["CONTAINERS_CONF"] = str(conf)
 
 
 class Container:

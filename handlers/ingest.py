@@ -45,8 +45,8 @@ from handlers.common.errors import (
 from handlers.common.logs import get_logger, lambda_context, log_json
 from handlers.readings import history, http_events, metrics
 from handlers.readings import store as readings_store
-from handlers.readings.history import Document
-from handlers.readings.schema import Reading, parse_reading, unknown_fields
+from handlers.readings.history import Answer, Document
+from handlers.readings.schema import Reading, item_errors, parse_reading, unknown_fields
 from handlers.readings.settings import IngestSettings
 
 logger = get_logger(__name__)
@@ -68,8 +68,6 @@ STATUS: Final[dict[type[ThumbstatError], int]] = {
     StorageError: 500,
     StorageThrottled: 503,
 }
-
-Answer = tuple[int, dict[str, Any] | Document, dict[str, str]]
 
 
 @cache
@@ -177,7 +175,7 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
         try:
             parsed.append(parse_reading(obj))
         except InvalidReading as exc:
-            errors.update({f"[{index}].{field}": message for field, message in exc.errors.items()})
+            errors.update(item_errors(index, exc.errors))
     if errors:
         # All or nothing: the device drops exactly the invalid indexes and resends the rest.
         raise InvalidReading(errors)

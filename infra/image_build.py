@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from devstack.containers import ensure_podman_conf
 from infra.functions import BY_NAME, Function
+from infra.podman import ensure_podman_conf
 
 logger = logging.getLogger(__name__)
 

@@ -36,8 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Final
 
-from devstack.containers import ensure_podman_conf
 from infra import botocore_models
+from infra.podman import ensure_podman_conf
 
 logger = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     where = f"image {args.image}" if args.image else f"Python {sys.version.split()[0]} here"
     if args.image:
-        ensure_podman_conf()  # podman's settings for these machines (devstack/containers.py)
+        ensure_podman_conf()  # podman's settings for these machines (infra/podman.py)
     with answering() as endpoint:
         for function in args.functions:
             # In an image, its own trimmed data (the Dockerfile's AWS_DATA_PATH); here, the

@@ -19,18 +19,18 @@ it, as CloudWatch reads EMF only from a line that is the JSON object itself.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from handlers.readings.schema import item_index
 
 NAMESPACE: Final = "thumbstat"
 DIMENSION: Final = "FunctionName"
 READINGS_STORED: Final = "ReadingsStored"
 DUPLICATES: Final = "Duplicates"
 REJECTED: Final = "Rejected"
-_INDEXED: Final = re.compile(r"\[(\d+)\]\.")
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,8 @@ def counts(method: str, status: int, body: object) -> Counts:
     rejected = len(conflicts) if isinstance(conflicts, list) else 0
     if status == 422:
         details = body.get("details")
-        indexes = {
-            match.group(1)
-            for key in (details if isinstance(details, Mapping) else {})
-            if (match := _INDEXED.match(str(key)))
-        }
+        keys = details if isinstance(details, Mapping) else {}
+        indexes = {index for key in keys if (index := item_index(key)) is not None}
         rejected = len(indexes) or 1
     elif 400 <= status < 500 and not rejected:
         rejected = 1

@@ -38,6 +38,8 @@ __all__ = [
     "InvalidReading",
     "Reading",
     "canonical_record_date",
+    "item_errors",
+    "item_index",
     "parse_reading",
     "unknown_fields",
 ]
@@ -60,6 +62,8 @@ _UTC_OFFSETS: Final = frozenset({"Z", "z", "+00:00", "-00:00"})
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NOT_FINITE: Final = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _BLANKS: Final = " \t\r\n"
+# An InvalidReading's key for a field of item i of a batch, "[3].temperature" (item_errors).
+_ITEM_KEY: Final = re.compile(r"\[([0-9]{1,9})\]\.")
 _TRUE_FALSE: Final = {"true": True, "false": False}
 
 
@@ -101,6 +105,18 @@ def parse_reading(obj: object) -> Reading:
     if errors:
         raise InvalidReading(errors)
     return Reading(**values)
+
+
+def item_errors(index: int, errors: Mapping[str, str]) -> dict[str, str]:
+    """A batch item's InvalidReading errors, each keyed ``[index].field`` (``"[3].temperature"``):
+    the one spelling the function answers, its metrics count and the device reads back."""
+    return {f"[{index}].{name}": message for name, message in errors.items()}
+
+
+def item_index(key: object) -> int | None:
+    """The batch index an error key of ``item_errors`` names; None for any other key."""
+    match = _ITEM_KEY.match(str(key))
+    return int(match.group(1)) if match else None
 
 
 def unknown_fields(obj: Mapping[str, Any]) -> list[str]:

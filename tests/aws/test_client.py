@@ -19,7 +19,7 @@ import pytest
 
 from devstack.function_url import serve_in_thread, serving
 from handlers import ingest
-from handlers.device.client import EXIT_SENT, EXIT_SPOOLED, ReadingClient
+from handlers.device.sender import EXIT_SENT, EXIT_SPOOLED, ReadingClient
 from handlers.readings import store as readings_store
 from handlers.readings.schema import Reading
 from tests.aws.conftest import ReadingsTable
@@ -235,5 +235,5 @@ def test_region_is_read_from_the_function_url_host(aws_env: str, tmp_path: Path)
     device = ReadingClient(
         "https://abc123.lambda-url.ap-southeast-2.on.aws/", spool_path=tmp_path / "spool.sqlite3"
     )
-    headers = device._headers(b"{}")
+    headers = device.transport.headers(b"{}")
     assert "/ap-southeast-2/lambda/aws4_request" in headers["Authorization"]

@@ -23,7 +23,7 @@ from botocore.credentials import Credentials
 
 from devstack.function_url import serving
 from handlers import ingest
-from handlers.device.client import ReadingClient
+from handlers.device.sender import ReadingClient
 from handlers.readings.schema import Reading
 from tests.aws.conftest import ReadingsTable
 
@@ -90,7 +90,7 @@ def cli(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
         [
             sys.executable,
             "-m",
-            "handlers.device.client",
+            "handlers.device",
             "--url",
             url,
             "--spool",
@@ -165,7 +165,7 @@ def test_the_check_refuses_unsigned_and_tampered_requests(iam_url: str, tmp_path
 
     device = ReadingClient(iam_url, sign=True, region="us-east-1")
     signed_for = f"{iam_url}/summary?day=2026-11-21"
-    headers = device._headers(b"", "GET", signed_for)
+    headers = device.transport.headers(b"", "GET", signed_for)
     request = urllib.request.Request(f"{iam_url}/summary?day=2026-11-22", headers=headers)
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)

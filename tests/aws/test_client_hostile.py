@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 from devstack.function_url import serve_in_thread, serving
 from handlers import ingest
 from handlers.common.errors import InvalidReading
-from handlers.device import client as client_module
-from handlers.device.client import (
+from handlers.device import cli as device_cli
+from handlers.device import transport
+from handlers.device.sender import (
     CONFIGURATION,
     EXIT_CONFIG,
     EXIT_REFUSED,
@@ -36,10 +37,10 @@ from handlers.device.client import (
     EXIT_SPOOLED,
     NOT_THE_FUNCTION,
     UNAVAILABLE,
-    Misconfigured,
     ReadingClient,
-    Spool,
 )
+from handlers.device.spool import Spool
+from handlers.device.transport import Misconfigured
 from handlers.readings.schema import Reading
 from tests.aws.conftest import ReadingsTable
 
@@ -247,11 +248,11 @@ def test_credentials_go_over_https_or_to_loopback_only(
 ) -> None:
     client = device(url, tmp_path, sign=None)
     if may:
-        assert "Authorization" in client._headers(b"{}")
+        assert "Authorization" in client.transport.headers(b"{}")
         return
     with pytest.raises(Misconfigured, match="refusing to sign"):
-        client._headers(b"{}")
-    assert "Authorization" not in device(url, tmp_path, sign=False)._headers(b"{}")
+        client.transport.headers(b"{}")
+    assert "Authorization" not in device(url, tmp_path, sign=False).transport.headers(b"{}")
 
 
 def test_signing_over_plain_http_keeps_the_readings_and_says_what_to_do(
@@ -316,7 +317,7 @@ def test_an_unstorable_reading_already_spooled_does_not_block_the_rest(
 def cli(capsys: pytest.CaptureFixture[str], spool: Path, *args: str) -> tuple[int, str]:
     """The command in this process: its exit code and its report (the last line of stdout;
     the function served in this process writes its metric lines there too)."""
-    code = client_module.main(["--spool", str(spool), "--no-sign", "--timeout", "1", *args])
+    code = device_cli.main(["--spool", str(spool), "--no-sign", "--timeout", "1", *args])
     return code, (capsys.readouterr().out.strip().splitlines() or [""])[-1]
 
 
@@ -327,7 +328,7 @@ def test_exit_codes_a_cron_job_can_act_on(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(client_module, "full_jitter", lambda attempt, base: 0.0)  # no waits
+    monkeypatch.setattr(transport, "full_jitter", lambda attempt, base: 0.0)  # no waits
     spool = tmp_path / "spool.sqlite3"
     send = ["send", "--on", "--setpoint", "20"]
     at = ["--date", "2026-11-21T08:00:00Z"]

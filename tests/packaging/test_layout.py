@@ -21,7 +21,7 @@ TYPE_STUBS = "mypy_boto3_"
 ALLOWED = {
     "handlers": {"handlers"},
     "devstack": {"handlers", "devstack", "infra"},
-    "infra": {"handlers", "devstack", "infra"},
+    "infra": {"handlers", "infra"},
     "bench": {"handlers", "devstack", "bench"},
     "tests": set(PACKAGES),
 }

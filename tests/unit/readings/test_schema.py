@@ -18,6 +18,8 @@ from handlers.readings.schema import (
     InvalidReading,
     Reading,
     canonical_record_date,
+    item_errors,
+    item_index,
     parse_reading,
 )
 from handlers.readings.timerange import instant
@@ -277,3 +279,17 @@ def test_every_spelling_of_an_instant_is_one_record_date(pair: tuple[str, str]) 
 )
 def test_the_canonical_spelling(sent: str, stored: str) -> None:
     assert parse_reading({**ORIGINAL_DEVICE_BODY, "record_date": sent}).record_date == stored
+
+
+def test_a_batch_items_error_keys_name_its_index_and_read_back() -> None:
+    with pytest.raises(InvalidReading) as refused:
+        parse_reading({**ORIGINAL_DEVICE_BODY, "temperature": "hot"})
+    keyed = item_errors(3, refused.value.errors)
+    assert list(keyed) == ["[3].temperature"]
+    assert [item_index(key) for key in keyed] == [3]
+    assert item_index("[12].thermostat_on") == 12
+
+
+@pytest.mark.parametrize("key", ["temperature", "[x].temperature", "[3]temperature", 3, ""])
+def test_any_other_key_names_no_batch_item(key: object) -> None:
+    assert item_index(key) is None
