@@ -1,5 +1,5 @@
-"""README's configuration table against the variables the functions read (their settings modules):
-every variable is documented, and the table documents nothing the code does not read."""
+"""docs/configuration.md's table against the variables the functions read (their settings
+modules): every variable is documented, and the table documents nothing the code does not read."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from handlers.index import settings as resize_settings
 from handlers.readings import settings as ingest_settings
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 # Read outside the settings modules: the log levels (handlers/common/logs.py) and
 # botocore's endpoint.
 ELSEWHERE = {logs.LOG_LEVEL, logs.AWS_LAMBDA_LOG_LEVEL, "AWS_ENDPOINT_URL"}
 
 
 def documented() -> set[str]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", section, re.MULTILINE))
+    """The variables named in the first column of the configuration table's rows."""
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", CONFIGURATION.read_text(), re.MULTILINE))
 
 
 def test_every_variable_is_documented_and_nothing_else() -> None:
