@@ -33,9 +33,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from typing import Any, Protocol
 
+from devstack import clients
 from devstack.function_url import serving
 from devstack.runtime import InvocationFailed, Report
-from handlers.common import aws
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Router:
         self._threads.append(thread)
 
     def _poll(self, queue_url: str, function: str, batch_size: int) -> None:
-        sqs = aws.sqs()
+        sqs = clients.sqs()
         arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
@@ -222,7 +222,7 @@ def main() -> None:
             "ingest": RieTransport("ingest", args.ingest_url),
         }
     )
-    queue_url = aws.sqs().get_queue_url(QueueName=args.queue_name)["QueueUrl"]
+    queue_url = clients.sqs().get_queue_url(QueueName=args.queue_name)["QueueUrl"]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ExitStack() as stack:

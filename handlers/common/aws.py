@@ -22,7 +22,6 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
 
 # Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
 # connection from eating a function's whole timeout.
@@ -50,13 +49,8 @@ def dynamodb() -> DynamoDBClient:
     return cast("DynamoDBClient", _session().create_client("dynamodb", config=_CONFIG))
 
 
-@cache
-def sqs() -> SQSClient:
-    return cast("SQSClient", _session().create_client("sqs", config=_CONFIG))
-
-
 def clear() -> None:
     """Forget every client and the session (tests call this when they change endpoints or
     credentials)."""
-    for factory in (s3, dynamodb, sqs, _session):
+    for factory in (s3, dynamodb, _session):
         factory.cache_clear()

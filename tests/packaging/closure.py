@@ -191,7 +191,7 @@ class Copy:
 def package_copies(dockerfile: Path, root: Path = ROOT) -> list[Copy]:
     """The COPY instructions (from the build context) that put files of the package into the
     image, one entry per source file (a folder copied stands for every file below it)."""
-    found = []
+    found: list[Copy] = []
     for instruction in instructions(dockerfile):
         words = instruction.split()
         if words[0].upper() != "COPY" or any(w.startswith("--from") for w in words):
