@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from devstack.endpoints import EndpointUnreachable
 from devstack.ports import PortTaken
-from devstack.resources import SOURCE_PREFIX
+from devstack.resources import SOURCE_PREFIX, THUMBNAIL_PREFIX
 from devstack.runtime import Report
 from devstack.stack import EmbeddedStack, embedded
 from handlers.common import aws
-from handlers.device.client import ReadingClient
+from handlers.device.sender import ReadingClient
 from handlers.readings.schema import Reading
 from infra import tables
 
@@ -210,7 +210,8 @@ def _renditions(item: dict[str, Any]) -> str:
 
 
 def delete_one(stack: EmbeddedStack) -> None:
-    """Delete an upload; wait until its row says deleted; list what is left of it."""
+    """Delete an upload; wait until its row says deleted and its event is done (no lease held);
+    list what is left of it."""
     key = SOURCE_PREFIX + DELETED
     aws.s3().delete_object(Bucket=stack.resources.bucket, Key=key)
     out(f"  deleted s3://{stack.resources.bucket}/{key}")
@@ -219,23 +220,55 @@ def delete_one(stack: EmbeddedStack) -> None:
     while time.monotonic() < deadline:
         item = (
             aws.dynamodb()
-            .get_item(TableName=stack.resources.index_table, Key={"id": {"S": key}})
+            .get_item(
+                TableName=stack.resources.index_table, Key={"id": {"S": key}}, ConsistentRead=True
+            )
             .get("Item")
         )
         row = tables.plain(item) if item else {}
-        if row.get("status") == "deleted":
+        if row.get("status") == "deleted" and "lease" not in row:
             break
         time.sleep(0.25)
-    stem = DELETED
-    left = [
-        o["Key"]
-        for o in aws.s3()
-        .list_objects_v2(Bucket=stack.resources.bucket, Prefix="thumbnails/")
-        .get("Contents", [])
-        if o["Key"].split("/", 2)[2].startswith(stem)
-    ]
+    left = [k for k in _thumbnails(stack) if k.split("/", 2)[2].startswith(DELETED)]
     out(f"  row: status={row.get('status')} deleted-at={row.get('deleted-at')}")
     out(f"  renditions left under thumbnails/: {len(left)}")
+
+
+def _thumbnails(stack: EmbeddedStack) -> list[str]:
+    pages = (
+        aws.s3()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=stack.resources.bucket, Prefix=THUMBNAIL_PREFIX)
+    )
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def disagreements(stack: EmbeddedStack) -> list[str]:
+    """Where the bucket and the index disagree: a rendition no index row names (an orphan), or
+    one a row names that is not in the bucket."""
+    pages = (
+        aws.dynamodb()
+        .get_paginator("scan")
+        .paginate(TableName=stack.resources.index_table, ConsistentRead=True)
+    )
+    named: set[str] = set()
+    for item in (item for page in pages for item in page["Items"]):
+        listed = item.get("renditions", {}).get("M", {})
+        named.update(entry["M"]["key"]["S"] for entry in listed.values())
+    stored = set(_thumbnails(stack))
+    return [f"orphan (no row names it): {key}" for key in sorted(stored - named)] + [
+        f"missing (a row names it): {key}" for key in sorted(named - stored)
+    ]
+
+
+def check_agreement(stack: EmbeddedStack) -> int:
+    """Print whether the bucket and the index agree; return how many things disagree."""
+    problems = disagreements(stack)
+    for line in problems:
+        out(f"  {line}")
+    if not problems:
+        out(f"  they agree: {len(_thumbnails(stack))} renditions, each named by its row")
+    return len(problems)
 
 
 def show_readings(stack: EmbeddedStack, day: str) -> None:
@@ -403,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         show_index(stack)
         out(f"\n5. Deleting an upload (RENDITIONS={DEMO_RENDITIONS})")
         delete_one(stack)
+        out("\n   The bucket against the index")
+        disagreements = check_agreement(stack)
         out(f"\n6. {stack.resources.readings_table}")
         show_readings(stack, day)
         out("\n7. Summaries and chart")
@@ -410,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         write_chart(stack, yesterday, zone_name, workdir)
         out("\n8. REPORT lines, as CloudWatch Logs shows them")
         show_reports(stack)
+        if disagreements:
+            out(f"\nmake demo: FAILED: {disagreements} renditions disagree with the index")
+            return 1
         if args.stay_up:
             out(try_commands(stack, day))
             logging.getLogger("devstack.runtime").setLevel(logging.INFO)  # a REPORT per invoke

@@ -16,23 +16,39 @@ goes to stderr. The exit status is 1 when the function failed.
 
 Without ``--endpoint`` the function's AWS calls go where your environment sends them
 (``AWS_ENDPOINT_URL``, your credentials), as with ``sam local invoke``.
+
+A resize event never touches the index row of a real upload: each S3 record is pointed at a key of
+its own under ``SOURCE_PREFIX + "invoked/"`` (a copy of the object, when it exists) with a fresh
+sequencer, and what was written there is printed. A hand-written event's sequencer could otherwise
+order every later real event of that key as stale. ``--in-place`` invokes the event as it is. The
+function reads its variables (RENDITIONS, ...) from your environment where set, else the defaults
+the template deploys.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, Any, Final
+from urllib.parse import quote_plus, unquote_plus
+
+from botocore.exceptions import ClientError
 
 from devstack.endpoints import EndpointUnreachable, pointed_at, require_reachable
 from devstack.function_url import serve_in_thread
+from devstack.resources import SOURCE_PREFIX
 from devstack.runtime import FunctionProcess, InvocationFailed, Report
+from handlers.common import aws
+from handlers.index import settings as resize_settings
 from infra.functions import BY_NAME
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -108,7 +124,11 @@ def invocations(invoke: Invoke, host: str = "127.0.0.1", port: int = 0) -> Itera
 
 
 def invoke_once(
-    function: str, event: Any, *, log: IO[bytes] | None = None
+    function: str,
+    event: Any,
+    *,
+    log: IO[bytes] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> tuple[Any, Report | None, bool]:
     """Invoke ``function`` once in a fresh execution environment under awslambdaric.
 
@@ -120,7 +140,7 @@ def invoke_once(
         definition.handler,
         memory_mb=definition.memory_mb,
         timeout_s=definition.timeout_s,
-        environment=dict(definition.environment),
+        environment=dict(environment or definition.environment),
         cwd=ROOT,
         log=log,
     )
@@ -131,6 +151,66 @@ def invoke_once(
     finally:
         process.close()
     return answer, report, False
+
+
+def isolated(event: Any) -> tuple[Any, list[str]]:
+    """``event`` with each S3 record of a resize event pointed at a key of its own under
+    ``SOURCE_PREFIX + "invoked/"``: a copy of the object where it exists (a removal's key is left
+    empty), a fresh sequencer. Returns the event and what was done, one line each."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        return event, []
+    event, done = copy.deepcopy(event), []
+    for record in event["Records"]:
+        s3 = record.get("s3") if isinstance(record, dict) else None
+        if not isinstance(s3, dict):
+            continue
+        bucket, obj = s3["bucket"]["name"], s3["object"]
+        source = unquote_plus(obj["key"])
+        below = source.removeprefix(SOURCE_PREFIX)
+        key = f"{SOURCE_PREFIX}invoked/{below}"
+        obj.update(key=quote_plus(key, safe="/"), sequencer=f"{time.time_ns():X}")
+        if str(record.get("eventName", "")).startswith("ObjectCreated"):
+            done.append(_copy(bucket, source, key, obj))
+        else:
+            done.append(f"removal of s3://{bucket}/{source} pointed at s3://{bucket}/{key}")
+    return event, done
+
+
+def _copy(bucket: str, source: str, key: str, obj: dict[str, Any]) -> str:
+    try:
+        copied = aws.s3().copy_object(
+            Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source}
+        )
+    except ClientError as exc:
+        return f"s3://{bucket}/{source}: {exc.response['Error'].get('Code')}: nothing copied"
+    obj["eTag"] = copied["CopyObjectResult"]["ETag"].strip('"')
+    obj["size"] = aws.s3().head_object(Bucket=bucket, Key=key)["ContentLength"]
+    return f"s3://{bucket}/{source} copied to s3://{bucket}/{key}, which the event now names"
+
+
+def _environment(function: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The function's defaults, with each variable it reads taken from ``environ`` where set."""
+    definition = BY_NAME[function]
+    chosen = {name: environ[name] for name in definition.variables if environ.get(name)}
+    return {**definition.environment, **chosen}
+
+
+def _rows(event: Any) -> list[str]:
+    """The index rows of the keys an isolated resize event named, as they are now (on stderr,
+    beside the function's log: stdout is the answer and the REPORT line, as with SAM)."""
+    found = []
+    table = BY_NAME["resize"].environment[resize_settings.INDEX_TABLE]
+    table = os.environ.get(resize_settings.INDEX_TABLE) or table
+    for record in event["Records"]:
+        key = unquote_plus(record["s3"]["object"]["key"])
+        item = aws.dynamodb().get_item(TableName=table, Key={"id": {"S": key}}).get("Item")
+        row = {name: next(iter(value.values())) for name, value in (item or {}).items()}
+        found.append(
+            f"row {key}: status={row.get('status', '-')}"
+            f" thumbnail-path={row.get('thumbnail-path', '-')}"
+        )
+    return found
 
 
 def _read_event(path: str) -> Any:
@@ -149,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where the function's AWS calls go, with local credentials"
         " (LocalStack, moto: e.g. http://127.0.0.1:4566)",
     )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="resize: invoke the event as it is, on the keys it names (their index rows included)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -163,11 +248,22 @@ def main(argv: list[str] | None = None) -> int:
             except EndpointUnreachable as exc:
                 parser.error(str(exc))
             stack.enter_context(pointed_at(args.endpoint))
-        answer, report, failed = invoke_once(args.function, event, log=sys.stderr.buffer)
+        done: list[str] = []
+        if args.function == "resize" and not args.in_place:
+            event, done = isolated(event)
+        for line in done:
+            sys.stderr.write(f"invoke: {line}\n")
+        environment = _environment(args.function, os.environ)
+        answer, report, failed = invoke_once(
+            args.function, event, log=sys.stderr.buffer, environment=environment
+        )
+        rows = _rows(event) if done else []
     sys.stdout.write(json.dumps(answer, indent=2) + "\n")
     if report is not None:
         sys.stdout.write(report.line() + "\n")
     sys.stdout.flush()
+    for line in rows:
+        sys.stderr.write(f"invoke: {line}\n")
     return 1 if failed else 0
 
 

@@ -17,6 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Final
 
+from devstack import clients
 from handlers.common import aws
 from handlers.index import settings as resize_settings
 from infra import tables
@@ -26,13 +27,15 @@ BUCKET: Final = "thumbstat-uploads"
 QUEUE: Final = "thumbstat-uploads"
 DEAD_LETTER_QUEUE: Final = "thumbstat-uploads-dlq"
 SOURCE_PREFIX: Final = RESIZE.environment[resize_settings.SOURCE_PREFIX]
+THUMBNAIL_PREFIX: Final = RESIZE.environment[resize_settings.THUMBNAIL_PREFIX]
 TABLES: Final = (tables.IMAGE_INDEX, tables.READINGS)
 # Locally a failed message comes back after a minute (not the deployed six function timeouts),
 # and goes to the dead-letter queue after five receives, as deployed.
 VISIBILITY_TIMEOUT_S: Final = 60
 MAX_RECEIVE_COUNT: Final = 5
-# Created objects are rendered; removed ones have their renditions deleted.
-NOTIFIED_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*")
+# Created objects are rendered; removals (deletes, delete markers, a lifecycle rule's
+# expirations) have what is current shown: the template notifies the same events.
+NOTIFIED_EVENTS: Final = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*")
 
 
 @dataclass
@@ -66,7 +69,7 @@ def notification(queue_arn: str) -> Any:
 
 def create_resources() -> Resources:
     """Create (or find) the bucket, its notification queue and both tables."""
-    dynamodb, sqs, s3 = aws.dynamodb(), aws.sqs(), aws.s3()
+    dynamodb, sqs, s3 = aws.dynamodb(), clients.sqs(), aws.s3()
     for definition in TABLES:
         with suppress(dynamodb.exceptions.ResourceInUseException):
             dynamodb.create_table(**tables.create_table_request(definition))

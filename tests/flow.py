@@ -40,3 +40,15 @@ def rows_for(
         if done(rows) or time.monotonic() > deadline:
             return rows
         time.sleep(0.25)
+
+
+def settled(
+    stack: EmbeddedStack, key: str, status: str = "ok", timeout_s: float = 90
+) -> dict[str, Any]:
+    """The row of ``key`` once it has ``status`` and no event is changing it (no lease)."""
+
+    def done(rows: dict[str, dict[str, Any]]) -> bool:
+        row = rows.get(key, {})
+        return row.get("status") == status and "lease" not in row
+
+    return rows_for(stack, done, timeout_s).get(key, {})

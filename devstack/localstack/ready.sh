@@ -19,7 +19,7 @@ queue_url=$(aws --endpoint-url "$endpoint" sqs create-queue --queue-name thumbst
 queue_arn=$(aws --endpoint-url "$endpoint" sqs get-queue-attributes --queue-url "$queue_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
 
 aws --endpoint-url "$endpoint" s3api create-bucket --bucket thumbstat-uploads >/dev/null
-notification=$(printf '%s' '{"QueueConfigurations":[{"Events":["s3:ObjectCreated:*","s3:ObjectRemoved:*"],"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"uploads/"}]}},"QueueArn":"@QUEUE_ARN@"}]}' | fill)
+notification=$(printf '%s' '{"QueueConfigurations":[{"Events":["s3:ObjectCreated:*","s3:ObjectRemoved:*","s3:LifecycleExpiration:*"],"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"uploads/"}]}},"QueueArn":"@QUEUE_ARN@"}]}' | fill)
 aws --endpoint-url "$endpoint" s3api put-bucket-notification-configuration --bucket thumbstat-uploads --notification-configuration "$notification"
 
 echo "thumbstat: resources ready"

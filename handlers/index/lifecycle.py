@@ -1,48 +1,38 @@
-"""What one S3 object event does to the bucket and the index: the create and delete protocol.
+"""What one S3 object event does to the bucket and the index: the create and delete protocol
+(docs/index-protocol.md draws it). The S3 calls themselves are ``handlers.index.objects``.
 
 A created object is checked (its keys fit S3, its size fits ``MAX_INPUT_BYTES``), downloaded
-(a progressive JPEG only up to the end of its DC scans when a 1/8-scale decode serves every
-rendition: ``_read``), rendered by the pure core (``handlers.imaging``), every rendition uploaded
-at its key (``handlers.index.keys``) and the row written (``handlers.index.store``). A removed
-object's row is marked deleted and the renditions it listed are removed. Every AWS error that a
-retry may fix propagates; an image the core rejects gets a ``rejected`` row and is never retried.
+(exactly the version the event announces; a progressive JPEG only as far as its renditions need)
+and rendered by the pure core (``handlers.imaging``), all before any write. Then, holding the
+row's lease (``handlers.index.store``), it uploads every rendition at its key
+(``handlers.index.keys``), writes the row naming them, deletes what the row named before and no
+longer does, and releases the lease. A removal asks S3 what is current first: nothing (deleted,
+or a delete marker) -> under the lease, the row is marked deleted and every rendition it named is
+deleted; an object (a non-current version was removed, or a delete marker: an undelete) -> the
+row already shows it, or the current version is rendered as if just created.
 
-Each step returns what it did; ``create`` and ``remove`` give back one ``Result``: the outcome,
-the facts for the object's log line and the milliseconds of each phase.
+Every step is safe to repeat: a retry finds in the row the renditions left to delete and what a
+holder that died was uploading. An image the core rejects gets a ``rejected`` row and is never
+retried. Each step returns what it did; ``create`` and ``remove`` give back one ``Result``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
-from urllib.parse import quote
+from typing import Any
 
-from botocore.exceptions import ClientError
-
-from handlers.common import aws
 from handlers.common.errors import ImageRejected, RejectReason
-from handlers.common.logs import get_logger, log_json
-from handlers.imaging import Renditions, dc_scale_serves, make_renditions, progressive
-from handlers.imaging.renditions import PILLOW_FORMAT, OutputFormat, RenditionSpec
-from handlers.index import store
-from handlers.index.events import ObjectCreated, ObjectRemoved
+from handlers.imaging import make_renditions
+from handlers.imaging.renditions import PILLOW_FORMAT, OutputFormat
+from handlers.index import objects, store
+from handlers.index.events import ObjectCreated, ObjectEvent, ObjectRemoved
 from handlers.index.keys import KeyTooLong, rendition_key
 from handlers.index.outcomes import Outcome
 from handlers.index.settings import ResizeSettings
 from handlers.index.store import StoredRendition
-
-logger = get_logger(__name__)
-
-# What a conditional request answers when the object is not the version it names.
-_NOT_THAT_VERSION: Final = ("PreconditionFailed", "NoSuchKey", "412", "404")
-
-# The download is read in chunks of this size while its head is scanned, so a progressive JPEG's
-# download stops at most this far past the end of its DC scans (handlers.imaging.progressive).
-DOWNLOAD_CHUNK: Final = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -102,14 +92,16 @@ def _refusal(obj: ObjectCreated, config: ResizeSettings) -> ImageRejected | None
     return None
 
 
-def create(obj: ObjectCreated, config: ResizeSettings) -> Result:
-    """Render, upload and index one created object."""
+def create(obj: ObjectCreated, config: ResizeSettings, owner: str, until: float) -> Result:
+    """Render, upload and index one created object, holding the row's lease (as ``owner``:
+    ``store.owner_of``) until ``until`` (an epoch second: when the invocation ends) for the
+    writes."""
     timer = _PhaseTimer()
     refusal = _refusal(obj, config)
     if refusal is not None:
-        return _rejected(obj, config, refusal, {"bytes_in": obj.size}, timer)
+        return _rejected(obj, config, refusal, {"bytes_in": obj.size}, timer, owner, until)
     with timer("download"):
-        downloaded = _download(obj, config.renditions)
+        downloaded = objects.download(obj, config.renditions)
     if downloaded is None:
         return Result(Outcome.SKIPPED_CHANGED_OR_DELETED, {"bytes_in": obj.size}, timer.phases)
     data, size = downloaded
@@ -119,7 +111,7 @@ def create(obj: ObjectCreated, config: ResizeSettings) -> Result:
             data, config.renditions, quality=config.jpeg_quality, max_pixels=config.max_pixels
         )
     except ImageRejected as rejection:
-        return _rejected(obj, config, rejection, read, timer)
+        return _rejected(obj, config, rejection, read, timer, owner, until)
     timer.add("decode_resize", made.decode_ms)
     timer.add("encode", made.encode_ms)
     bucket = config.thumbnail_bucket or obj.bucket
@@ -132,134 +124,75 @@ def create(obj: ObjectCreated, config: ResizeSettings) -> Result:
         "thumbnail_key": keys[0],
         "renditions": len(keys),
     }
-    with timer("upload"):
-        stored = _upload(obj, config, bucket, made, keys)
     with timer("index"):
-        outcome = store.put_renditions(config.index_table, obj, made, bucket, stored)
-    if outcome is Outcome.DELETED:
-        # The source was deleted while this older version was being rendered: what was just
-        # uploaded must not outlive the delete.
-        with timer("delete"):
-            _delete(bucket, stored)
-        outcome = Outcome.SKIPPED_STALE
-    return Result(outcome, facts, timer.phases)
+        lease = store.acquire(config.index_table, obj, owner, until, keys)
+    if lease is None:
+        return Result(Outcome.SKIPPED_STALE, facts, timer.phases)
+    with _holding(config, obj, lease):
+        with timer("upload"):
+            stored = objects.upload(obj, config, bucket, made, keys)
+        with timer("index"):
+            leftovers = store.commit_renditions(
+                config.index_table, obj, lease, made, bucket, stored
+            )
+        deleted = _finish(config, obj, lease, leftovers, timer)
+    return Result(Outcome.OK, {**facts, **({"deleted": deleted} if deleted else {})}, timer.phases)
 
 
-def remove(obj: ObjectRemoved, config: ResizeSettings) -> Result:
-    """Mark one removed object's row deleted and delete the renditions it listed."""
+def remove(obj: ObjectRemoved, config: ResizeSettings, owner: str, until: float) -> Result:
+    """Act on one removal: delete the renditions and mark the row deleted when nothing is
+    current any more; else show the current version (see the module docstring)."""
     timer = _PhaseTimer()
+    with timer("head"):
+        current = objects.current(obj)
+    if current is not None:
+        if store.shows(config.index_table, obj.key, current.etag):
+            return Result(Outcome.SKIPPED_NONCURRENT, {"version_id": obj.version_id}, timer.phases)
+        again = ObjectCreated(
+            obj.bucket, obj.key, current.size, current.etag, obj.sequencer, current.version_id
+        )
+        result = create(again, config, owner, until)
+        ms = {**timer.phases, **result.ms}
+        return Result(result.outcome, {**result.facts, "restored": True}, ms)
     with timer("index"):
-        removed = store.mark_deleted(config.index_table, obj)
-    if removed is None:
+        lease = store.acquire(config.index_table, obj, owner, until)
+    if lease is None:
         return Result(Outcome.SKIPPED_STALE, {}, timer.phases)  # a newer version is indexed
-    bucket = removed.bucket or config.thumbnail_bucket or obj.bucket
-    with timer("delete"):
-        deleted = _delete(bucket, removed.renditions)
+    with _holding(config, obj, lease):
+        with timer("index"):
+            leftovers = store.commit_deleted(config.index_table, obj, lease)
+        deleted = _finish(config, obj, lease, leftovers, timer)
     return Result(Outcome.DELETED, {"deleted": deleted}, timer.phases)
 
 
-def _upload(
-    obj: ObjectCreated, config: ResizeSettings, bucket: str, made: Renditions, keys: list[str]
-) -> list[StoredRendition]:
-    stored = []
-    for rendition, key in zip(made.renditions, keys, strict=True):
-        answer = aws.s3().put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=rendition.data,
-            ContentType=rendition.content_type,
-            CacheControl=config.cache_control,
-            # Metadata must be ASCII: the key goes in percent-encoded.
-            Metadata={"source-etag": obj.etag, "source-key": quote(obj.key)},
-        )
-        stored.append(StoredRendition(key, answer.get("ETag", "")))
-    return stored
-
-
-def _delete(bucket: str, stored: Sequence[StoredRendition]) -> list[str]:
-    """Delete each rendition that is still the version recorded (If-Match on its ETag), so an
-    upload made since by a newer version is left alone. Returns the keys deleted."""
-    deleted = []
-    for rendition in stored:
-        request: dict[str, Any] = {"Bucket": bucket, "Key": rendition.key}
-        if rendition.etag:
-            request["IfMatch"] = rendition.etag
-        try:
-            aws.s3().delete_object(**request)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _NOT_THAT_VERSION:
-                continue  # replaced by a newer upload, or gone already: a re-delivered delete
-            raise
-        deleted.append(rendition.key)
-    return deleted
-
-
-_ACCESS_DENIED_HINT: Final = (
-    "S3 answers 403, not 404, for a missing key to a role without s3:ListBucket (the deployed "
-    "role has none): taken as deleted since the event. If the object exists, the role cannot "
-    "read it: check ResizeRole's ReadSources (s3:GetObject on SOURCE_PREFIX*), the bucket "
-    "policy, and the KMS key policy if the bucket uses SSE-KMS"
-)
-
-
-def _download(obj: ObjectCreated, specs: Sequence[RenditionSpec]) -> tuple[bytes, int] | None:
-    """The object's bytes (all of them, or the head that is all ``specs`` need: see ``_read``)
-    and its size, or None when it changed (newer event coming) or was deleted.
-
-    Deleted reads as 403 AccessDenied to the deployed role, as S3 will not tell a role that may
-    not list the bucket whether a key exists. Retrying would fail five times and park the
-    message in the dead-letter queue, so a 403 is a skip, logged at WARNING with what to check
-    should the object in fact exist (least privilege: granting ListBucket for a 404 would let
-    the role list every key in the bucket)."""
-    request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
-    if obj.etag:
-        request["IfMatch"] = obj.etag  # thumbnail exactly the version this event announces
+@contextmanager
+def _holding(config: ResizeSettings, obj: ObjectEvent, lease: store.Lease) -> Iterator[None]:
+    """Work under the lease; on an error, end it at once (what is left is in the row, for the
+    next attempt to finish) and let the error propagate, so the event is retried."""
     try:
-        response = aws.s3().get_object(**request)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in ("PreconditionFailed", "NoSuchKey", "412"):
-            return None
-        if code in ("AccessDenied", "403"):
-            log_json(
-                logger,
-                logging.WARNING,
-                "access-denied",
-                bucket=obj.bucket,
-                key=obj.key,
-                hint=_ACCESS_DENIED_HINT,
-            )
-            return None
+        yield
+    except Exception:
+        store.end(config.index_table, obj.key, lease)
         raise
-    data = _read(response["Body"], specs)
-    return data, int(response.get("ContentLength", len(data)))
 
 
-class _Body(Protocol):
-    """What ``_read`` uses of botocore's StreamingBody."""
-
-    def read(self, amt: int | None = None) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-def _read(body: _Body, specs: Sequence[RenditionSpec]) -> bytes:
-    """Read a GetObject body, scanning its head as it arrives: a progressive JPEG whose
-    renditions all come from a 1/8-scale decode is read only up to the end of its DC scans
-    (``make_renditions`` then decodes exactly that prefix); anything else is read to the end,
-    the scan having stopped at the frame header or the first scan that disqualifies it. One
-    request either way; a body left unread is closed (its connection dropped, not pooled)."""
-    scanner = progressive.PrefixScanner(lambda frame: dc_scale_serves(frame.size, specs))
-    head = bytearray()
-    while chunk := body.read(DOWNLOAD_CHUNK):
-        head += chunk
-        status = scanner.advance(head).status
-        if status is progressive.Status.COMPLETE:
-            body.close()
-            return bytes(head)
-        if status is progressive.Status.INELIGIBLE:
-            return b"".join((head, body.read()))
-    return bytes(head)
+def _finish(
+    config: ResizeSettings,
+    obj: ObjectEvent,
+    lease: store.Lease,
+    leftovers: Sequence[StoredRendition],
+    timer: _PhaseTimer,
+) -> list[str]:
+    """Delete what the row no longer names, then release the lease (a commit with nothing left
+    to delete released it already). Returns the keys deleted."""
+    if not leftovers:
+        return []
+    bucket = lease.bucket or config.thumbnail_bucket or obj.bucket
+    with timer("delete"):
+        deleted = objects.delete(bucket, leftovers)
+    with timer("index"):
+        store.release(config.index_table, obj.key, lease)
+    return deleted
 
 
 def _rejected(
@@ -268,8 +201,19 @@ def _rejected(
     rejection: ImageRejected,
     facts: Mapping[str, Any],
     timer: _PhaseTimer,
+    owner: str,
+    until: float,
 ) -> Result:
+    """Index the rejection under the lease; an earlier version's renditions go with it."""
     reasons = {**facts, "reason": rejection.reason, "detail": rejection.detail}
-    if store.put_rejection(config.index_table, obj, rejection):
-        return Result(Outcome.REJECTED, reasons, timer.phases)
-    return Result(Outcome.SKIPPED_STALE, reasons, timer.phases)
+    with timer("index"):
+        lease = store.acquire(config.index_table, obj, owner, until)
+    if lease is None:
+        return Result(Outcome.SKIPPED_STALE, reasons, timer.phases)
+    with _holding(config, obj, lease):
+        with timer("index"):
+            leftovers = store.commit_rejection(config.index_table, obj, lease, rejection)
+        deleted = _finish(config, obj, lease, leftovers, timer)
+    return Result(
+        Outcome.REJECTED, {**reasons, **({"deleted": deleted} if deleted else {})}, timer.phases
+    )

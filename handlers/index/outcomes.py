@@ -16,6 +16,14 @@ class Outcome(StrEnum):
     SKIPPED_THUMBNAIL_PREFIX = "skipped-thumbnail-prefix"  # our own output: would loop
     SKIPPED_OUTSIDE_SOURCE_PREFIX = "skipped-outside-source-prefix"  # or a folder marker
     SKIPPED_CHANGED_OR_DELETED = "skipped-changed-or-deleted"  # a newer event is coming
+    # A removal took a version that was not current (or a delete marker whose version was
+    # indexed): the row already shows what is current.
+    SKIPPED_NONCURRENT = "skipped-noncurrent"
+
+
+# The row's status while the first event of a key renders it (its lease is held): the row names
+# no rendition yet.
+PENDING: Final = "pending"
 
 
 # The skips a user would not expect, logged at WARNING with why (detail) and what to do (hint).

@@ -11,7 +11,8 @@ import pytest
 
 from handlers import resize
 from handlers.common.errors import RejectReason
-from handlers.index import store as index_store
+from handlers.imaging import make_renditions
+from handlers.index import lifecycle
 from handlers.index.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
@@ -175,7 +176,7 @@ def test_a_redelivered_delete_is_harmless(bucket: Bucket, image: bytes) -> None:
 def iter_events(event: dict[str, Any]) -> Iterator[Any]:
     from handlers.index import events as s3_events
 
-    return s3_events.object_events(event)
+    return iter(s3_events.object_events(event))
 
 
 def test_a_delete_older_than_the_indexed_version_does_nothing(bucket: Bucket, image: bytes) -> None:
@@ -203,15 +204,20 @@ def test_a_create_older_than_a_recorded_delete_does_nothing(bucket: Bucket, imag
     deleted_row(bucket, "uploads/a.jpg")
 
 
-def test_a_create_that_loses_to_a_delete_mid_flight_removes_its_uploads(
+def test_a_create_that_loses_to_a_delete_mid_flight_uploads_nothing(
     bucket: Bucket, image: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The delete is indexed between the create's stale check and its row: the create must not
-    leave renditions behind."""
+    """The delete is indexed while the create renders: the create finds itself stale when it
+    takes the row's lease, before any upload, and leaves nothing behind."""
     created = bucket.upload("uploads/a.jpg", image)
-    gone = removed(bucket, "uploads/a.jpg", f"{next(bucket._sequence):X}")
-    resize.handler(events.s3_event(gone), None)
-    monkeypatch.setattr(index_store, "is_stale", lambda table, obj: False)
+    render = make_renditions
+
+    def render_then_delete(*args: Any, **kwargs: Any) -> Any:
+        made = render(*args, **kwargs)
+        resize.handler(events.s3_event(delete(bucket, "uploads/a.jpg")), None)
+        return made
+
+    monkeypatch.setattr(lifecycle, "make_renditions", render_then_delete)
 
     assert resize.process(next(iter_events(events.s3_event(created)))) is Outcome.SKIPPED_STALE
     assert bucket.keys("thumbnails/") == []

@@ -280,6 +280,7 @@ def test_outcomes_keep_their_logged_values() -> None:
         "skipped-thumbnail-prefix",
         "skipped-outside-source-prefix",
         "skipped-changed-or-deleted",
+        "skipped-noncurrent",
     }
 
 

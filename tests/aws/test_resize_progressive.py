@@ -18,7 +18,7 @@ from handlers import resize
 from handlers.common import aws
 from handlers.imaging import progressive, renditions
 from handlers.imaging.pipeline import make_renditions
-from handlers.index import lifecycle
+from handlers.index import objects
 from handlers.index.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
@@ -81,7 +81,7 @@ def test_a_progressive_upload_is_read_only_to_the_end_of_its_dc_scans(
     line = _process(bucket, reads, "uploads/camera/progressive.jpg", data, caplog)
 
     assert reads.requests == 1
-    assert end <= reads.bytes <= end + lifecycle.DOWNLOAD_CHUNK
+    assert end <= reads.bytes <= end + objects.DOWNLOAD_CHUNK
     assert reads.bytes <= 0.12 * len(data)
     assert line["outcome"] == Outcome.OK
     assert (line["bytes_in"], line["bytes_read"]) == (len(data), reads.bytes)

@@ -113,7 +113,7 @@ def test_an_sns_message_that_is_not_an_s3_notification_fails_the_invocation(
     bucket: Bucket,
 ) -> None:
     # "example message": a retry cannot fix it; failing keeps it for the on-failure destination.
-    with pytest.raises(ValueError, match="Expecting value"):
+    with pytest.raises(ValueError, match="not JSON"):
         resize.handler(events.load("sam-sns-notification"), None)
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from devstack.stack import EmbeddedStack, embedded
 from handlers.common import aws
 from infra import tables
 from tests import events
+from tests.conftest import IMAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -85,7 +87,7 @@ def test_a_failing_invocation_answers_lambdas_error_document(stack: EmbeddedStac
     broken = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}
     status, headers, answer = post(stack.invoke_urls["resize"], json.dumps(broken).encode())
     assert status == 200 and headers["X-Amz-Function-Error"] == "Unhandled"
-    assert answer["errorType"] == "KeyError" and "stackTrace" in answer
+    assert answer["errorType"] == "Unreadable" and "stackTrace" in answer
 
 
 def test_a_wrong_path_or_body_is_refused(stack: EmbeddedStack) -> None:
@@ -127,8 +129,43 @@ def test_the_cli_exits_1_with_the_error_when_the_function_fails() -> None:
     result = invoke_cli("resize", "-", stdin=broken)
     answer, report = _split(result.stdout)
     assert result.returncode == 1
-    assert answer["errorType"] == "KeyError"
+    assert answer["errorType"] == "Unreadable"
     assert report.startswith("REPORT RequestId: ") and report.endswith("\tStatus: error")
+
+
+def test_the_cli_never_touches_the_row_of_a_real_upload(stack: EmbeddedStack) -> None:
+    """A hand-written event with a sequencer from nowhere: the function runs on a copy under
+    invoked/, and the real key's row and renditions are left alone."""
+    s3, key = aws.s3(), "uploads/real/flowers.jpeg"
+    s3.put_object(
+        Bucket=stack.resources.bucket, Key=key, Body=(IMAGES / "flowers.jpeg").read_bytes()
+    )
+    etag = s3.head_object(Bucket=stack.resources.bucket, Key=key)["ETag"].strip('"')
+    table = stack.resources.index_table
+    before = _settled_row(table, key)  # the stack's own resize indexed the upload
+    record = events.s3_record(
+        stack.resources.bucket, key, etag=etag, size=1, sequencer="FFFFFFFFFFFFFFFFFFFF"
+    )
+    result = invoke_cli(
+        "resize", "-", "--endpoint", stack.endpoint, stdin=json.dumps(events.s3_event(record))
+    )
+
+    assert result.returncode == 0, result.stderr
+    copy = "uploads/invoked/real/flowers.jpeg"
+    assert f"copied to s3://{stack.resources.bucket}/{copy}" in result.stderr
+    assert f"row {copy}: status=ok" in result.stderr
+    assert _settled_row(table, key) == before
+
+
+def _settled_row(table: str, key: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        item = aws.dynamodb().get_item(TableName=table, Key={"id": {"S": key}}, ConsistentRead=True)
+        row = tables.plain(item.get("Item") or {})
+        if row.get("status") == "ok" and "lease" not in row:
+            return row
+        time.sleep(0.2)
+    raise AssertionError(f"{key} was never indexed")
 
 
 def test_the_cli_names_an_unreachable_endpoint() -> None:

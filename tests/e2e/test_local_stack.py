@@ -12,7 +12,7 @@ import pytest
 
 from devstack.stack import EmbeddedStack, embedded
 from handlers.common import aws
-from handlers.device.client import ReadingClient
+from handlers.device.sender import ReadingClient
 from handlers.readings.schema import Reading
 from tests import flow
 

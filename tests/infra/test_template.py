@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +13,14 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.resources import NOTIFIED_EVENTS
 from handlers.readings import metrics
 from handlers.readings import settings as ingest_settings
-from infra import tables
+from infra import botocore_models, tables
 from infra.deploy import TEMPLATE
-from infra.functions import FUNCTIONS, Function
+from infra.functions import FUNCTIONS, RESIZE, Function
 from tests.infra.conftest import DIGEST, NOT_IN_MOTO
+from tests.packaging import closure
 
 Template = dict[str, Any]
 
@@ -57,31 +60,50 @@ def test_no_wildcard_actions_or_resources(template: Template) -> None:
             assert resource != "*", (owner, statement)
 
 
-def test_resize_reads_only_sources_and_writes_and_deletes_only_thumbnails(
-    template: Template,
+# What each call of the resize function needs, per AWS's authorization references, and where it
+# makes it: HeadObject is authorised as s3:GetObject; a conditional DeleteObject (If-Match) needs
+# s3:GetObject on the key as well (S3 user guide, "How to perform conditional deletes").
+NEEDS: dict[tuple[str, str], set[tuple[str, str]]] = {
+    ("s3", "get_object"): {("s3:GetObject", "sources")},
+    ("s3", "head_object"): {("s3:GetObject", "sources"), ("s3:GetObject", "thumbnails")},
+    ("s3", "put_object"): {("s3:PutObject", "thumbnails")},
+    ("s3", "delete_object"): {("s3:DeleteObject", "thumbnails"), ("s3:GetObject", "thumbnails")},
+    ("dynamodb", "get_item"): {("dynamodb:GetItem", "index")},
+    ("dynamodb", "put_item"): {("dynamodb:PutItem", "index")},
+    ("dynamodb", "update_item"): {("dynamodb:UpdateItem", "index")},
+}
+WHERE = {
+    json.dumps({"Fn::Sub": "${UploadBucket.Arn}/${SourcePrefix}*"}): "sources",
+    json.dumps({"Fn::Sub": "${UploadBucket.Arn}/${ThumbnailPrefix}*"}): "thumbnails",
+    json.dumps({"Fn::GetAtt": ["IndexTable", "Arn"]}): "index",
+}
+
+
+def test_the_resize_role_grants_exactly_what_its_calls_need(
+    template: Template, tmp_path: Path
 ) -> None:
-    granted = {s["Sid"]: s for owner, s in statements(template) if owner == "ResizeRole"}
-    assert granted["ReadSources"]["Action"] == "s3:GetObject"
-    assert granted["ReadSources"]["Resource"] == {"Fn::Sub": "${UploadBucket.Arn}/${SourcePrefix}*"}
-    assert granted["WriteThumbnails"]["Action"] == "s3:PutObject"
-    assert granted["WriteThumbnails"]["Resource"] == {
-        "Fn::Sub": "${UploadBucket.Arn}/${ThumbnailPrefix}*"
+    """The calls are found in the code the resize image holds (the same walk that trims its
+    botocore models); the role must grant each one's actions where it is made, and nothing else
+    on S3 or DynamoDB."""
+    for name in closure.shipped_files(RESIZE.module):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(closure.ROOT / name, tmp_path / name)
+    calls = {
+        (service, method)
+        for service, uses in botocore_models.used(tmp_path / "handlers").items()
+        for method in uses.methods
     }
-    assert granted["DeleteThumbnails"]["Action"] == "s3:DeleteObject"
-    assert granted["DeleteThumbnails"]["Resource"] == {
-        "Fn::Sub": "${UploadBucket.Arn}/${ThumbnailPrefix}*"
+    assert calls <= set(NEEDS), f"calls this table does not know: {calls - set(NEEDS)}"
+    needed = set().union(*(NEEDS[call] for call in calls))
+    granted = {
+        (action, WHERE[json.dumps(resource)])
+        for owner, statement in statements(template)
+        if owner == "ResizeRole"
+        for action in as_list(statement["Action"])
+        if action.startswith(("s3:", "dynamodb:"))
+        for resource in as_list(statement["Resource"])
     }
-    assert set(granted["IndexRows"]["Action"]) == {
-        "dynamodb:PutItem",
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-    }
-    assert granted["IndexRows"]["Resource"] == {"Fn::GetAtt": ["IndexTable", "Arn"]}
-    actions = {a for s in granted.values() for a in as_list(s["Action"])}
-    assert not any(
-        a.startswith("s3:") and a not in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
-        for a in actions
-    )
+    assert granted == needed
 
 
 def test_ingest_may_only_write_and_query_readings(template: Template) -> None:
@@ -94,7 +116,7 @@ def test_ingest_may_only_write_and_query_readings(template: Template) -> None:
 def test_only_the_source_prefix_triggers_resize(template: Template) -> None:
     bucket = template["Resources"]["UploadBucket"]["Properties"]
     notifications = bucket["NotificationConfiguration"]["QueueConfigurations"]
-    assert [n["Event"] for n in notifications] == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert tuple(n["Event"] for n in notifications) == NOTIFIED_EVENTS
     for notification in notifications:
         assert notification["Queue"] == {"Fn::GetAtt": ["UploadQueue", "Arn"]}
         assert notification["Filter"]["S3Key"]["Rules"] == [

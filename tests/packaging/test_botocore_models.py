@@ -43,8 +43,8 @@ IDS = [function.name for function in FUNCTIONS]
 
 def handlers_dir(tmp_path: Path, sources: dict[str, str]) -> Path:
     folder = tmp_path / "handlers"
-    folder.mkdir()
-    (folder / "aws.py").write_text((ROOT / "handlers" / "aws.py").read_text())
+    (folder / "common").mkdir(parents=True)
+    (folder / "common" / "aws.py").write_text((ROOT / "handlers" / "common" / "aws.py").read_text())
     for name, text in sources.items():
         (folder / name).write_text(text)
     return folder
@@ -54,9 +54,11 @@ def test_the_walk_follows_every_way_a_client_is_reached(tmp_path: Path) -> None:
     folder = handlers_dir(
         tmp_path,
         {
-            "direct.py": "from handlers import aws\naws.s3().get_object(Bucket='b', Key='k')\n",
+            "direct.py": (
+                "from handlers.common import aws\naws.s3().get_object(Bucket='b', Key='k')\n"
+            ),
             "named.py": (
-                "from handlers import aws\n"
+                "from handlers.common import aws\n"
                 "def f():\n"
                 "    client = aws.dynamodb()\n"
                 "    try:\n"
@@ -81,18 +83,18 @@ def test_the_walk_follows_every_way_a_client_is_reached(tmp_path: Path) -> None:
                 "    client.not_a_client_call()\n"
             ),
             "imported.py": (
-                "from handlers.common.aws import sqs\nsqs().send_message(QueueUrl='q')\n"
+                "from handlers.common.aws import s3\ns3().head_object(Bucket='b', Key='k')\n"
             ),
             "chained.py": (
-                "from handlers import aws\nrow = aws.dynamodb()\\\n    .get_item(TableName='t')\n"
+                "from handlers.common import aws\n"
+                "row = aws.dynamodb()\\\n    .get_item(TableName='t')\n"
             ),
         },
     )
     found = botocore_models.used(folder)
     assert {service: sorted(uses.methods) for service, uses in found.items()} == {
         "dynamodb": ["get_item", "put_item", "query", "update_item"],
-        "s3": ["delete_object", "get_object", "put_object"],
-        "sqs": ["send_message"],
+        "s3": ["delete_object", "get_object", "head_object", "put_object"],
     }
     assert found["dynamodb"].exceptions == {"ConditionalCheckFailedException"}
 
@@ -110,7 +112,7 @@ def test_the_walk_follows_every_way_a_client_is_reached(tmp_path: Path) -> None:
 def test_the_generator_refuses_what_it_cannot_keep(
     tmp_path: Path, source: str, message: str
 ) -> None:
-    folder = handlers_dir(tmp_path, {"user.py": f"from handlers import aws\n{source}\n"})
+    folder = handlers_dir(tmp_path, {"user.py": f"from handlers.common import aws\n{source}\n"})
     with pytest.raises(botocore_models.Unfollowable, match=message):
         botocore_models.generate(folder, tmp_path / "out")
 
@@ -171,7 +173,7 @@ def test_the_operations_found_are_the_ones_the_handlers_call() -> None:
     found = botocore_models.used()
     assert {service: sorted(uses.methods) for service, uses in found.items()} == {
         "dynamodb": ["get_item", "put_item", "query", "update_item"],
-        "s3": ["delete_object", "get_object", "put_object"],
+        "s3": ["delete_object", "get_object", "head_object", "put_object"],
     }
 
 
