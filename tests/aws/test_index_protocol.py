@@ -49,9 +49,10 @@ def _jpeg(shade: int) -> bytes:
     return out.getvalue()
 
 
-def _transparent_png() -> bytes:
-    image = Image.new("RGBA", (80, 60), (0, 0, 0, 0))
-    image.paste((200, 30, 30, 255), (10, 10, 50, 40))
+def transparent_png(width: int = 80, height: int = 60) -> bytes:
+    """Real transparency (``auto`` makes a PNG of it): a red block on nothing."""
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    image.paste((200, 30, 30, 255), (width // 8, height // 6, width * 5 // 8, height * 2 // 3))
     out = io.BytesIO()
     image.save(out, "PNG")
     return out.getvalue()
@@ -60,7 +61,7 @@ def _transparent_png() -> bytes:
 CONTENT = {
     "photo": _jpeg(40),
     "other-photo": _jpeg(160),
-    "transparent": _transparent_png(),
+    "transparent": transparent_png(),
     "not-an-image": b"this is not an image, it is text",
 }
 

@@ -5,13 +5,11 @@ a key whose rendition keys change, and versioned buckets. The property test over
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from PIL import Image
 
 from handlers import resize
 from handlers.common import aws
@@ -21,17 +19,9 @@ from handlers.index.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
 from tests.aws.interleavings import Crash, Scheduler
-from tests.aws.test_index_protocol import check_agreement
+from tests.aws.test_index_protocol import check_agreement, transparent_png
 
 KEY = "uploads/case.img"
-
-
-def transparent_png() -> bytes:
-    image = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
-    image.paste((200, 30, 30, 255), (40, 40, 200, 160))
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 def record_of(bucket: Bucket, name: str, *, etag: str = "", version: str = "") -> dict[str, Any]:
@@ -147,7 +137,7 @@ def test_renditions_whose_keys_change_between_versions_are_replaced(
     bucket: Bucket, image: bytes
 ) -> None:
     """200:auto is a PNG for a transparent image and a JPEG for a photo: the PNG goes."""
-    assert process(put(bucket, transparent_png())) is Outcome.OK
+    assert process(put(bucket, transparent_png(300, 200))) is Outcome.OK
     assert renditions_of(bucket) == ["thumbnails/200/case.img.png"]
 
     assert process(put(bucket, image)) is Outcome.OK
@@ -170,7 +160,7 @@ def test_what_a_holder_that_died_uploaded_is_deleted_by_the_next(
     """The transparent version's processor dies after uploading its PNG, before writing the
     row; a photo replaces it. The photo's processor finds the PNG in ``uploading`` and deletes
     it, though no row ever named it."""
-    first = put(bucket, transparent_png())
+    first = put(bucket, transparent_png(300, 200))
     (obj,) = s3_events.object_events(events.s3_event(first))
     scheduler = Scheduler()
     try:
@@ -222,7 +212,7 @@ def versioned(bucket: Bucket) -> Bucket:
 
 
 def test_removing_a_noncurrent_version_changes_nothing(versioned: Bucket, image: bytes) -> None:
-    old = put(versioned, transparent_png())
+    old = put(versioned, transparent_png(300, 200))
     assert process(old) is Outcome.OK
     assert process(put(versioned, image)) is Outcome.OK
     before = versioned.row(KEY)
@@ -262,7 +252,7 @@ def test_a_delete_marker_deletes_and_removing_it_renders_again(
 def test_deleting_the_current_version_renders_the_one_before(
     versioned: Bucket, image: bytes
 ) -> None:
-    assert process(put(versioned, transparent_png())) is Outcome.OK
+    assert process(put(versioned, transparent_png(300, 200))) is Outcome.OK
     current = put(versioned, image)
     assert process(current) is Outcome.OK
     version = current["s3"]["object"]["versionId"]
