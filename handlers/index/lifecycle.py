@@ -46,13 +46,14 @@ class Result:
 
 
 class _PhaseTimer:
-    """Milliseconds per phase, for the one log line per object."""
+    """Milliseconds per phase, for the one log line per object (a phase met twice, as the index
+    is before and after the uploads, adds up)."""
 
     def __init__(self) -> None:
         self.phases: dict[str, float] = {}
 
     def add(self, phase: str, ms: float) -> None:
-        self.phases[phase] = round(ms, 1)
+        self.phases[phase] = round(self.phases.get(phase, 0.0) + ms, 1)
 
     @contextmanager
     def __call__(self, phase: str) -> Iterator[None]:

@@ -42,6 +42,7 @@ DOWNLOAD_CHUNK: Final = 16 * 1024
 def upload(
     obj: ObjectCreated, config: ResizeSettings, bucket: str, made: Renditions, keys: list[str]
 ) -> list[StoredRendition]:
+    """PutObject each rendition at its key; returns where each is and the ETag S3 gave it."""
     stored = []
     for rendition, key in zip(made.renditions, keys, strict=True):
         answer = aws.s3().put_object(
