@@ -48,11 +48,22 @@ class Scheduler:
         self._by_thread: dict[int, Actor] = {}
         self.actors: list[Actor] = []
         self.trace: list[str] = []
-        for client in (aws.s3(), aws.dynamodb()):
+        self._clients = (aws.s3(), aws.dynamodb())
+        for client in self._clients:
             client.meta.events.register("before-call", self._before_call)
 
     def close(self) -> None:
-        for client in (aws.s3(), aws.dynamodb()):
+        """Kill every actor still parked (a run cut short: a failed assertion, or hypothesis
+        ending an example early), so none makes a call after the test, then stop watching."""
+        for actor in self.parked():
+            with self._lock:
+                actor.crash_next = True
+                actor.parked_at = None
+                actor.go.set()
+        for actor in self.actors:
+            if actor.thread is not None:
+                actor.thread.join(_WAIT_S)
+        for client in self._clients:
             client.meta.events.unregister("before-call", self._before_call)
 
     def start(self, name: str, work: Callable[[], Any]) -> Actor:
@@ -103,6 +114,6 @@ class Scheduler:
             actor.parked_at = event_name.removeprefix("before-call.")
             self._lock.notify_all()
         if not actor.go.wait(_WAIT_S):
-            raise Stuck(f"{actor.name} was never released")
+            raise Crash(f"{actor.name} was never released")  # dies without another call
         if actor.crash_next:
             raise Crash(actor.name)
