@@ -243,9 +243,8 @@ def _thumbnails(stack: EmbeddedStack) -> list[str]:
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
-def disagreements(stack: EmbeddedStack) -> list[str]:
-    """Where the bucket and the index disagree: a rendition no index row names (an orphan), or
-    one a row names that is not in the bucket."""
+def _named_and_stored(stack: EmbeddedStack) -> tuple[set[str], set[str]]:
+    """The renditions the index rows name, and those under the thumbnail prefix."""
     pages = (
         aws.dynamodb()
         .get_paginator("scan")
@@ -255,19 +254,29 @@ def disagreements(stack: EmbeddedStack) -> list[str]:
     for item in (item for page in pages for item in page["Items"]):
         listed = item.get("renditions", {}).get("M", {})
         named.update(entry["M"]["key"]["S"] for entry in listed.values())
-    stored = set(_thumbnails(stack))
+    return named, set(_thumbnails(stack))
+
+
+def _problems(named: set[str], stored: set[str]) -> list[str]:
     return [f"orphan (no row names it): {key}" for key in sorted(stored - named)] + [
         f"missing (a row names it): {key}" for key in sorted(named - stored)
     ]
 
 
+def disagreements(stack: EmbeddedStack) -> list[str]:
+    """Where the bucket and the index disagree: a rendition no index row names (an orphan), or
+    one a row names that is not in the bucket."""
+    return _problems(*_named_and_stored(stack))
+
+
 def check_agreement(stack: EmbeddedStack) -> int:
     """Print whether the bucket and the index agree; return how many things disagree."""
-    problems = disagreements(stack)
+    named, stored = _named_and_stored(stack)
+    problems = _problems(named, stored)
     for line in problems:
         out(f"  {line}")
     if not problems:
-        out(f"  they agree: {len(_thumbnails(stack))} renditions, each named by its row")
+        out(f"  they agree: {len(stored)} renditions, each named by its row")
     return len(problems)
 
 

@@ -196,12 +196,10 @@ def _environment(function: str, environ: Mapping[str, str]) -> dict[str, str]:
     return {**definition.environment, **chosen}
 
 
-def _rows(event: Any) -> list[str]:
-    """The index rows of the keys an isolated resize event named, as they are now (on stderr,
-    beside the function's log: stdout is the answer and the REPORT line, as with SAM)."""
+def _rows(event: Any, table: str) -> list[str]:
+    """The rows in ``table`` of the keys an isolated resize event named, as they are now (on
+    stderr, beside the function's log: stdout is the answer and the REPORT line, as with SAM)."""
     found = []
-    table = BY_NAME["resize"].environment[resize_settings.INDEX_TABLE]
-    table = os.environ.get(resize_settings.INDEX_TABLE) or table
     for record in event["Records"]:
         key = unquote_plus(record["s3"]["object"]["key"])
         item = aws.dynamodb().get_item(TableName=table, Key={"id": {"S": key}}).get("Item")
@@ -257,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         answer, report, failed = invoke_once(
             args.function, event, log=sys.stderr.buffer, environment=environment
         )
-        rows = _rows(event) if done else []
+        rows = _rows(event, environment[resize_settings.INDEX_TABLE]) if done else []
     sys.stdout.write(json.dumps(answer, indent=2) + "\n")
     if report is not None:
         sys.stdout.write(report.line() + "\n")
