@@ -42,6 +42,16 @@ def rows_for(
         time.sleep(0.25)
 
 
+def all_settled(keys: set[str]) -> Callable[[dict[str, dict[str, Any]]], bool]:
+    """Every one of ``keys`` has a row that no event is changing (no lease, not pending): a row
+    appears, as ``pending``, the moment an event takes its lease, before it is rendered."""
+
+    def done(rows: dict[str, dict[str, Any]]) -> bool:
+        return all(key in rows and "lease" not in rows[key] for key in keys)
+
+    return done
+
+
 def settled(
     stack: EmbeddedStack, key: str, status: str = "ok", timeout_s: float = 90
 ) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def test_uploads_become_thumbnails_and_index_rows(
     s3 = aws.s3()
     expected = flow.upload_samples(stack, read_image)
 
-    rows = flow.rows_for(stack, lambda rows: expected <= set(rows), timeout_s=60)
+    rows = flow.rows_for(stack, flow.all_settled(expected), timeout_s=60)
 
     assert set(rows) == {
         "uploads/holiday/beach day.jpg",
