@@ -490,3 +490,83 @@ def avif_grid(
     head = build(0)
     head = build(len(head))
     return head + _box(b"mdat", grid_data + payload)
+
+
+# --- HEIF metadata items ---------------------------------------------------------------------
+
+
+def heif(size: tuple[int, int] = (64, 64)) -> bytes:
+    """A small HEIC from pillow-heif's encoder (x265), with one Exif item. (Through its own API:
+    registering its Pillow plugin here would change the options the pipeline registered.)"""
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    heif_file = pillow_heif.from_pillow(gradient(size))
+    heif_file.save(buffer, format="HEIF", quality=50, exif=Image.Exif().tobytes())
+    return buffer.getvalue()
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
+    """(type, whole box) of the boxes in data[start:end]."""
+    found = []
+    while start + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, start)
+        found.append((kind, data[start : start + size]))
+        start += size
+    return found
+
+
+def heif_with_metadata_items(count: int, region: int, kind: bytes = b"Exif") -> bytes:
+    """A HEIC whose primary image carries ``count`` metadata items (``kind``: Exif or mime)
+    whose one extent each points at one shared ``region`` of bytes: a file of ``region`` bytes
+    for which libheif and pillow-heif hold ``count`` copies.
+
+    The encoder's own meta box is blanked (a ``free`` box of its size, so the image's iloc
+    offsets stay right) and a rewritten one follows a second mdat holding the region."""
+    data = heif()
+    top = dict(_children(data, 0, len(data)))
+    meta = top[b"meta"]
+    children = dict(_children(meta, 12, len(meta)))
+    primary = struct.unpack_from(">H", children[b"pitm"], 12)[0]
+    # The encoder's items: one extent each, in its iloc (version 0 or 1, 4-byte fields).
+    iloc = children[b"iloc"]
+    version, sizes = iloc[8], iloc[12:14]
+    if sizes[0] != 0x44 or sizes[1] & 0xBF or version > 1:  # 4-byte offsets, lengths and bases
+        raise ValueError(f"unexpected iloc layout {version} {sizes.hex()}")
+    base_size = sizes[1] >> 4
+    items, pos = [], 16
+    for _ in range(struct.unpack_from(">H", iloc, 14)[0]):
+        item = struct.unpack_from(">H", iloc, pos)[0]
+        pos += 2 + (2 if version else 0) + 2
+        base = struct.unpack_from(">I", iloc, pos)[0] if base_size else 0
+        (extents,) = struct.unpack_from(">H", iloc, pos + base_size)
+        pos += base_size + 2
+        if extents != 1:
+            raise ValueError("expected one extent per item")
+        offset, length = struct.unpack_from(">II", iloc, pos)
+        pos += 8
+        items.append((item, base + offset, length))
+    ids = [max(i for i, _, _ in items) + 1 + n for n in range(count)]
+    region_at = len(data) + 8  # the second mdat's payload follows the file as encoded
+    locations = [struct.pack(">HHHII", i, 0, 1, o, n) for i, o, n in items]
+    locations += [struct.pack(">HHHII", i, 0, 1, region_at, region) for i in ids]
+    new_iloc = _full_box(
+        b"iloc",
+        0,
+        0,
+        bytes([0x44, 0x00]) + struct.pack(">H", len(locations)) + b"".join(locations),
+    )
+    iinf = children[b"iinf"]
+    old_entries = iinf[14:] if iinf[8] == 0 else iinf[16:]
+    name = b"\0" if kind != b"mime" else b"\0application/rdf+xml\0"
+    infe = b"".join(_full_box(b"infe", 2, 0, struct.pack(">HH", i, 0) + kind + name) for i in ids)
+    new_iinf = _full_box(b"iinf", 1, 0, struct.pack(">I", len(items) + count) + old_entries + infe)
+    cdsc = b"".join(_box(b"cdsc", struct.pack(">HHH", i, 1, primary)) for i in ids)
+    new_iref = _full_box(b"iref", 0, 0, children.get(b"iref", b"")[12:] + cdsc)
+    rebuilt = {b"iloc": new_iloc, b"iinf": new_iinf, b"iref": new_iref}
+    body = b"".join(rebuilt.get(k, box) for k, box in _children(meta, 12, len(meta)))
+    if b"iref" not in children:
+        body += new_iref
+    blank = _box(b"free", bytes(len(meta) - 8))
+    head = data.replace(meta, blank, 1)
+    return head + _box(b"mdat", bytes(region)) + _full_box(b"meta", 0, 0, body)

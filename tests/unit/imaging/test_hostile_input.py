@@ -15,6 +15,7 @@ import io
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -211,6 +212,30 @@ CLASS_CASES = [
         "gif-30000-comment-blocks.gif",  # read and joined in Python before the first frame
         lambda: hostile.gif_with_comments(30_000),
         both("rejected:corrupt"),  # its one pixel of LZW data ends early
+    ),
+    # Metadata items read whole by libheif and pillow-heif before the image, each extent of
+    # each item copied, even where all of them point at one region of the file.
+    Case(
+        "heic-60-exif-items-over-one-8mb-region.heic",
+        lambda: hostile.heif_with_metadata_items(60, 8 * 2**20),
+        both(TOO_LARGE),
+        "61 metadata items",
+    ),
+    Case(
+        "heic-900-xmp-items-over-one-4mb-region.heic",
+        lambda: hostile.heif_with_metadata_items(900, 4 * 2**20, b"mime"),
+        both(TOO_LARGE),
+        "metadata items",
+    ),
+    Case(
+        "heic-4-exif-items-over-one-8mb-region.heic",  # 72 MB held: fits 256 MB only
+        lambda: hostile.heif_with_metadata_items(4, 8 * 2**20),
+        {128: TOO_LARGE, 256: "ok"},
+    ),
+    Case(  # a large XMP packet, as photo editors write: thumbnailed
+        "heic-xmp-of-2mb.heic",
+        lambda: hostile.heif_with_metadata_items(1, 2 * 2**20, b"mime"),
+        both("ok"),
     ),
     Case(
         "tiff-raw-1x1-tiles.tif",
@@ -443,6 +468,16 @@ def built(memory_mb: int) -> list[tuple[Case, bytes]]:
     return [(case, case.build()) for case in cases]
 
 
+# The kernel stops a runaway decode (no watchdog can stop a C decoder holding the GIL): it fails
+# its case with MemoryError instead of taking the machine's memory. Far above any peak judged
+# here; address space, not resident memory, so it also covers the threads' reserved arenas.
+ADDRESS_SPACE_CAP = 3 * 2**30
+
+
+def _address_space_cap() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_CAP, ADDRESS_SPACE_CAP))
+
+
 @pytest.fixture(scope="module")
 def runs(
     tmp_path_factory: pytest.TempPathFactory,
@@ -468,6 +503,7 @@ def runs(
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            preexec_fn=_address_space_cap,
         )
         started[memory_mb] = (cases, process)
     yield started
