@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import struct
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from PIL import (  # noqa: F401 (plugins imported to register their formats)
 
 from handlers.common.errors import ImageRejected, RejectReason
 from handlers.imaging import nclx, vips
+from handlers.imaging.limits import MAX_ICC_BYTES
 from handlers.imaging.sizing import Size, base_size, draft_scale
 
 # HEIF (phones' HEIC) from pillow-heif, in the resize image and the dev install; its plugin and
@@ -63,6 +65,30 @@ _DECODE_ERRORS: Final = (
 )
 
 _EXIF_ORIENTATION_TAG: Final = 0x0112
+
+
+def _png_icc_chunk(stream: PngImagePlugin.PngStream, pos: int, length: int) -> bytes:
+    """Pillow's iCCP reader, with the profile's limit at MAX_ICC_BYTES instead of its text limit
+    (1 MB, which refuses a legitimate PNG whose large profile every viewer shows): a profile over
+    it, like a damaged one, is dropped and the colours taken as sRGB. The decode budget prices
+    the profile the same way (handlers.imaging.budget.png.icc_size)."""
+    assert stream.fp is not None
+    chunk = ImageFile._safe_read(stream.fp, length)
+    name_end = chunk.find(b"\0")
+    if name_end < 0 or chunk[name_end + 1 : name_end + 2] != b"\0":
+        raise SyntaxError("unknown compression method in the iCCP chunk")
+    inflate = zlib.decompressobj()
+    try:
+        profile: bytes | None = inflate.decompress(chunk[name_end + 2 :], MAX_ICC_BYTES)
+    except zlib.error:
+        profile = None
+    if inflate.unconsumed_tail or inflate.decompress(b"", 1):
+        profile = None  # over MAX_ICC_BYTES
+    stream.im_info["icc_profile"] = profile
+    return chunk
+
+
+PngImagePlugin.PngStream.chunk_iCCP = _png_icc_chunk  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

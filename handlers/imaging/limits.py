@@ -19,3 +19,12 @@ VIPS_RESIDENT_MB: Final = 15
 """What libvips' libraries add to resident memory once its first PNG or WebP loads them
 (measured: a fresh interpreter's VmHWM before and after ``import pyvips`` and one decode).
 A warm function keeps them, so every later decode's budget leaves room for them."""
+
+MAX_ICC_BYTES: Final = 4 * 2**20
+"""An embedded ICC profile up to this size is honoured; a larger one is dropped and the image's
+colours taken as sRGB, never a rejection. Real profiles, CMYK press profiles included, are well
+under it. The decode budget counts a profile three times: its bytes, lcms's parsed copy and the
+transform built from it."""
+
+ICC_COPIES: Final = 3
+"""Copies of an ICC profile's size the decode holds (see MAX_ICC_BYTES)."""

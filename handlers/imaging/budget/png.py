@@ -8,6 +8,7 @@ conversions (16-bit grey, key-colour transparency through tRNS).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,8 +24,9 @@ from handlers.imaging.budget.check import (
     refuse_structures,
     u32be,
 )
+from handlers.imaging.limits import ICC_COPIES, MAX_ICC_BYTES
 
-__all__ = ["estimate"]
+__all__ = ["estimate", "icc_size"]
 
 _PY_KEPT_CHUNK_S: Final = 5e-6  # one chunk Pillow handles in Python, copies and keeps
 
@@ -48,7 +50,8 @@ class _Chunks:
     private: int = 0  # private ancillary chunks Pillow keeps
     kept: int = 0  # bytes of those and of eXIf
     text: int = 0  # bytes of uncompressed text
-    compressed_text: int = 0  # compressed text chunks (zTXt, iCCP, compressed iTXt)
+    compressed_text: int = 0  # compressed text chunks (zTXt, compressed iTXt)
+    icc: int = 0  # bytes of the ICC profile the decode keeps (none past MAX_ICC_BYTES)
 
 
 def estimate(data: bytes) -> Estimate:
@@ -71,10 +74,34 @@ def estimate(data: bytes) -> Estimate:
         mode=mode,
         key_colour=found.key_colour and mode in ("L", "RGB", "P"),
         decoding=2 * row + 256 * 1024,  # ZipDecode's current and previous rows, zlib's window
-        held=found.kept + 2 * text_bytes + found.chunks * PY_OBJECT_BYTES // 4,
+        held=found.kept
+        + 2 * text_bytes
+        + ICC_COPIES * found.icc
+        + found.chunks * PY_OBJECT_BYTES // 4,
         cpu=found.chunks * PY_STRUCTURE_S + found.private * _PY_KEPT_CHUNK_S,
         note=f"{depth}-bit {mode}" + (" with tRNS" if found.key_colour else ""),
     )
+
+
+def icc_size(body: bytes) -> int:
+    """The bytes of the profile an iCCP chunk holds, as handlers.imaging.decode inflates it: 0 when
+    it is dropped (damaged, or over MAX_ICC_BYTES). Inflated in slices, never held whole."""
+    name_end = body.find(b"\0")
+    if name_end < 0 or body[name_end + 1 : name_end + 2] != b"\0":
+        return 0  # Pillow refuses an unknown compression method outright
+    inflate, rest, size = zlib.decompressobj(), body[name_end + 2 :], 0
+    try:
+        while size <= MAX_ICC_BYTES and not inflate.eof:
+            out = inflate.decompress(rest, _INFLATE_SLICE)
+            size, rest = size + len(out), inflate.unconsumed_tail
+            if not out and not rest:
+                break  # the stream ends early: what it gave is what Pillow keeps
+    except zlib.error:
+        return 0
+    return size if size <= MAX_ICC_BYTES else 0
+
+
+_INFLATE_SLICE: Final = 256 * 1024
 
 
 def _chunks(data: bytes) -> _Chunks:
@@ -100,8 +127,10 @@ def _count(kind: bytes, body: bytes, length: int, found: _Chunks) -> None:
         found.key_colour = True
     elif kind == b"tEXt":
         found.text += length
-    elif kind in (b"zTXt", b"iCCP"):
+    elif kind == b"zTXt":
         found.compressed_text += 1
+    elif kind == b"iCCP":
+        found.icc = icc_size(body)
     elif kind == b"iTXt":
         keyword_end = body.find(b"\0")
         if 0 <= keyword_end < len(body) - 1 and body[keyword_end + 1]:

@@ -10,6 +10,7 @@ held as pixels, so building them costs little. Nothing here is committed as a bi
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from collections.abc import Iterator
@@ -110,7 +111,7 @@ def app_segment(marker: int, payload: bytes) -> bytes:
 # --- PNG ---------------------------------------------------------------------------------
 
 
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
+def png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
@@ -130,15 +131,30 @@ def png(
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     out = [
         b"\x89PNG\r\n\x1a\n",
-        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)),
+        png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)),
     ]
     if colour == 3:
-        out.append(_png_chunk(b"PLTE", bytes(range(256)) * 3))
+        out.append(png_chunk(b"PLTE", bytes(range(256)) * 3))
     if trns is not None:
-        out.append(_png_chunk(b"tRNS", trns))
+        out.append(png_chunk(b"tRNS", trns))
     out.extend(extra or ())
-    out += [_png_chunk(b"IDAT", idat), _png_chunk(b"IEND", b"")]
+    out += [png_chunk(b"IDAT", idat), png_chunk(b"IEND", b"")]
     return b"".join(out)
+
+
+def icc_profile(size: int) -> bytes:
+    """A real sRGB profile, padded to ``size`` bytes (its header keeps the real length, as a
+    profile with a large private tag or LUT does for the bytes a decoder copies)."""
+    from PIL import ImageCms
+
+    profile: bytes = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return profile + random.Random(size).randbytes(size - len(profile))
+
+
+def png_with_icc(size: tuple[int, int], icc: bytes, depth: int = 16) -> bytes:
+    """An RGB PNG of ``depth`` bits carrying ``icc`` in its iCCP chunk."""
+    chunk = png_chunk(b"iCCP", b"profile\0\0" + zlib.compress(icc, 1))
+    return png(size, depth=depth, extra=iter([chunk]))
 
 
 def png_header(
@@ -148,26 +164,24 @@ def png_header(
     width, height = size
     out = [
         b"\x89PNG\r\n\x1a\n",
-        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)),
+        png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)),
     ]
     if colour == 3:
-        out.append(_png_chunk(b"PLTE", bytes(range(256)) * 3))
+        out.append(png_chunk(b"PLTE", bytes(range(256)) * 3))
     if trns is not None:
-        out.append(_png_chunk(b"tRNS", trns))
-    return b"".join([*out, _png_chunk(b"IDAT", b""), _png_chunk(b"IEND", b"")])
+        out.append(png_chunk(b"tRNS", trns))
+    return b"".join([*out, png_chunk(b"IDAT", b""), png_chunk(b"IEND", b"")])
 
 
 def png_many_chunks(chunks: int, kind: bytes = b"prVt") -> bytes:
     """A small PNG carrying ``chunks`` empty private chunks (Pillow keeps each one)."""
-    return png((16, 16), extra=iter([_png_chunk(kind, b"")] * chunks))
+    return png((16, 16), extra=iter([png_chunk(kind, b"")] * chunks))
 
 
 def png_text_bomb(chunks: int) -> bytes:
     """A small PNG whose zTXt chunks each inflate to Pillow's MAX_TEXT_CHUNK (1 MB)."""
     bomb = b"k\0\0" + zlib.compress(bytes(2**20 - 1), 9)
-    extra = (
-        _png_chunk(b"zTXt", bomb.replace(b"k\0", f"k{i}\0".encode(), 1)) for i in range(chunks)
-    )
+    extra = (png_chunk(b"zTXt", bomb.replace(b"k\0", f"k{i}\0".encode(), 1)) for i in range(chunks))
     return png((16, 16), extra=extra)
 
 

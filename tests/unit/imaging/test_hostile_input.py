@@ -237,6 +237,18 @@ CLASS_CASES = [
         lambda: hostile.heif_with_metadata_items(1, 2 * 2**20, b"mime"),
         both("ok"),
     ),
+    # ICC profiles: honoured up to MAX_ICC_BYTES, dropped past it (never a rejection), priced
+    # in the budget as the decode holds them.
+    Case(
+        "png-16-bit-with-a-2mb-icc-profile.png",
+        lambda: hostile.png_with_icc((2000, 1500), hostile.icc_profile(2 * 2**20)),
+        both("ok"),
+    ),
+    Case(
+        "png-with-a-40mb-icc-profile.png",
+        lambda: hostile.png_with_icc((640, 480), bytes(40 * 2**20), depth=8),
+        both("ok"),
+    ),
     Case(
         "tiff-raw-1x1-tiles.tif",
         lambda: hostile.tiff((1024, 1024), tile=(1, 1), compression=1),
