@@ -88,7 +88,7 @@ def _png_icc_chunk(stream: PngImagePlugin.PngStream, pos: int, length: int) -> b
     return chunk
 
 
-PngImagePlugin.PngStream.chunk_iCCP = _png_icc_chunk  # type: ignore[method-assign]
+PngImagePlugin.PngStream.chunk_iCCP = _png_icc_chunk  # type: ignore[method-assign,assignment]
 
 
 @dataclass(frozen=True)
