@@ -3,9 +3,9 @@ sRGB with LittleCMS, and alpha channels that are really there."""
 
 from __future__ import annotations
 
+import hashlib
 import io
-from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from PIL import Image
 
@@ -13,10 +13,27 @@ if TYPE_CHECKING:
     from PIL.ImageCms import ImageCmsTransform
 
 
-@lru_cache(maxsize=8)
+# Transforms kept between invocations, by the profile's digest (never the profile's bytes): camera
+# photos share a handful of small profiles, and building a transform costs more than applying it
+# to a thumbnail. A large profile is built each time, so the cache stays small at 128 MB.
+_CACHED_PROFILE_BYTES: Final = 64 * 1024
+_CACHED_TRANSFORMS: Final = 8
+_transforms: dict[bytes, ImageCmsTransform | None] = {}
+
+
 def _srgb_transform(icc: bytes) -> ImageCmsTransform | None:
-    """The profile-to-sRGB transform, cached: camera photos share a handful of profiles and
-    building a transform costs more than applying it to a thumbnail."""
+    """The profile-to-sRGB transform, or None for an unusable profile."""
+    if len(icc) > _CACHED_PROFILE_BYTES:
+        return _build_transform(icc)
+    digest = hashlib.sha256(icc).digest()
+    if digest not in _transforms:
+        if len(_transforms) >= _CACHED_TRANSFORMS:
+            _transforms.pop(next(iter(_transforms)))  # the oldest
+        _transforms[digest] = _build_transform(icc)
+    return _transforms[digest]
+
+
+def _build_transform(icc: bytes) -> ImageCmsTransform | None:
     from PIL import ImageCms
 
     try:

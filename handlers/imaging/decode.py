@@ -171,7 +171,13 @@ def load(source: ImageFile.ImageFile) -> Decoded:
         image = _normalise_mode(source)
     if image is not source:
         source.close()  # the decoded pixels, freed before the base is made from the copy
-    return Decoded(image, orientation, icc)
+    return Decoded(image, orientation, bounded_icc(icc))
+
+
+def bounded_icc(icc: bytes | None) -> bytes | None:
+    """The profile to honour: None past MAX_ICC_BYTES, so a huge one is neither parsed by lcms
+    nor embedded in a rendition (the colours are taken as sRGB, as for an untagged image)."""
+    return icc if icc and len(icc) <= MAX_ICC_BYTES else None
 
 
 def suits_vips_jpeg(source: ImageFile.ImageFile) -> bool:
@@ -200,7 +206,7 @@ def load_jpeg_with_vips(
         image = vips.load_jpeg_resampled(data, shrink, size)
     except vips.VipsError as exc:
         raise corrupt(exc) from exc
-    return Decoded(image, orientation, icc)
+    return Decoded(image, orientation, bounded_icc(icc))
 
 
 def load_streamed(data: bytes, size: Size) -> Decoded:
@@ -210,7 +216,7 @@ def load_streamed(data: bytes, size: Size) -> Decoded:
         decoded = vips.load_resampled(data, size)
     except vips.VipsError as exc:
         raise corrupt(exc) from exc
-    return Decoded(decoded.image, decoded.orientation, decoded.icc)
+    return Decoded(decoded.image, decoded.orientation, bounded_icc(decoded.icc))
 
 
 def _orientation(im: Image.Image) -> int:

@@ -56,16 +56,33 @@ _BUDGET_SHARE = 0.9
 _DEFAULT_SIZE: Final = 200  # THUMBNAIL_MAX_SIZE's default: the single thumbnail without RENDITIONS
 
 
-def _pixel_budget(env: Mapping[str, str]) -> int:
-    """Without MAX_PIXELS, what fits the function's memory (Lambda sets its size), so a large
-    or hostile image is rejected with a reason instead of killing the function and being
-    retried."""
+_DEFAULT_MAX_INPUT_BYTES: Final = 50 * 2**20
+
+
+def _budget_bytes(env: Mapping[str, str]) -> int | None:
+    """What the decode may take of the function's memory (Lambda sets its size), or None when
+    the size is not known."""
     memory_mb = integer(env, MEMORY_SIZE, 0, 0, 10_240)
     if not memory_mb:
+        return None
+    return max(int((memory_mb - _BASELINE_MB) * _BUDGET_SHARE), 16) * 2**20
+
+
+def _pixel_budget(env: Mapping[str, str]) -> int:
+    """Without MAX_PIXELS, what fits the function's memory, so a large or hostile image is
+    rejected with a reason instead of killing the function and being retried."""
+    budget = _budget_bytes(env)
+    if budget is None:
         return DEFAULT_MAX_PIXELS
-    budget = max(int((memory_mb - _BASELINE_MB) * _BUDGET_SHARE), 16) * 2**20
-    budget //= BUDGET_BYTES_PER_PIXEL
-    return min(budget, DEFAULT_MAX_PIXELS)
+    return min(budget // BUDGET_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS)
+
+
+def _input_cap(env: Mapping[str, str]) -> int:
+    """Without MAX_INPUT_BYTES, 50 MB or the decode budget, whichever is less: the input's bytes
+    count against the budget, so a larger one could never be decoded, and is refused by its
+    size before the download (44 MB at 128 MB)."""
+    budget = _budget_bytes(env)
+    return _DEFAULT_MAX_INPUT_BYTES if budget is None else min(budget, _DEFAULT_MAX_INPUT_BYTES)
 
 
 def _renditions(env: Mapping[str, str]) -> tuple[RenditionSpec, ...]:
@@ -95,7 +112,7 @@ class ResizeSettings:
     thumbnail_bucket: str | None = None  # None: the source bucket
     jpeg_quality: int = 85
     index_table: str = str(IMAGE_INDEX["TableName"])
-    max_input_bytes: int = 50 * 1024 * 1024
+    max_input_bytes: int = _DEFAULT_MAX_INPUT_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
     cache_control: str = "public, max-age=86400"
     # What each upload gets; the first is the default rendition (the row's thumbnail-path).
@@ -110,7 +127,7 @@ class ResizeSettings:
             thumbnail_bucket=env.get(THUMBNAIL_BUCKET) or None,
             jpeg_quality=integer(env, JPEG_QUALITY, cls.jpeg_quality, 1, 100),
             index_table=env.get(INDEX_TABLE) or cls.index_table,
-            max_input_bytes=integer(env, MAX_INPUT_BYTES, cls.max_input_bytes, 1, 5 * 2**30),
+            max_input_bytes=integer(env, MAX_INPUT_BYTES, _input_cap(env), 1, 5 * 2**30),
             max_pixels=integer(env, MAX_PIXELS, _pixel_budget(env), 1, 2**40),
             cache_control=env.get(THUMBNAIL_CACHE_CONTROL) or cls.cache_control,
             renditions=_renditions(env),

@@ -34,6 +34,7 @@ from handlers.imaging.budget.check import (
     u16be,
     u32be,
 )
+from handlers.imaging.limits import ICC_COPIES, MAX_ICC_BYTES
 
 __all__ = ["estimate_avif", "estimate_heif"]
 
@@ -70,6 +71,7 @@ class _Items:
     high_depth: bool = False  # the codec configuration's depth is over 8 bits
     chroma_full: bool = False  # 4:4:4
     tracks: int = 0
+    icc: int = 0  # bytes of the largest colr ICC profile (prof, rICC)
 
     def item(self, data: bytes, item: int) -> bytes:
         """An item's bytes, from its iloc extents."""
@@ -118,6 +120,8 @@ def _estimate(data: bytes, format_: str) -> Estimate:
     metadata = items.metadata_bytes(data)
     held = int(copies * yuv * pixels) + len(data) + rgb * pixels + tiles * _TILE_BYTES
     held += _METADATA_COPIES * metadata
+    # The decoder's copy of a colr profile, and lcms's where the pipeline honours it.
+    held += items.icc * (1 + (ICC_COPIES if items.icc <= MAX_ICC_BYTES else 0))
     grid = f"grid of {tiles} tiles, " if items.grid_items else ""
     read_whole = f", {len(items.metadata_items)} metadata items of {metadata:,} bytes"
     return Estimate(
@@ -209,6 +213,11 @@ def _idat(data: bytes, start: int, stop: int, items: _Items) -> None:
     items.idat = data[start:stop]
 
 
+def _colr(data: bytes, start: int, stop: int, items: _Items) -> None:
+    if data[start : start + 4] in (b"prof", b"rICC"):
+        items.icc = max(items.icc, stop - start - 4)
+
+
 def _pixi(data: bytes, start: int, stop: int, items: _Items) -> None:
     items.deep = items.deep or any(b > 8 for b in data[start + 5 : start + 5 + data[start + 4]])
 
@@ -242,6 +251,7 @@ _PROPERTIES: Final[dict[bytes, Callable[[bytes, int, int, _Items], None]]] = {
     b"iloc": _iloc_box,
     b"idat": _idat,
     b"pixi": _pixi,
+    b"colr": _colr,
 }
 
 

@@ -2,7 +2,9 @@
 
 WebPAnimDecoder keeps two RGBA canvases (the current and the previous), and Pillow hands the
 frame over as a third copy; opening copies the file twice more. A streaming decode (libvips) keeps
-none of those: libwebp decodes the file in place, scaled, row by row.
+none of those: libwebp decodes the file in place, scaled, row by row. Either way the ICCP, EXIF
+and XMP chunks are copied out whole, and a profile the pipeline honours (up to MAX_ICC_BYTES) is
+parsed by lcms too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from handlers.imaging.budget.check import Estimate, Unreadable, u16le, u24le, u32le
+from handlers.imaging.limits import ICC_COPIES, MAX_ICC_BYTES
 
 __all__ = ["estimate"]
 
@@ -22,6 +25,11 @@ class _Chunks:
     canvas: tuple[int, int] | None = None
     frame: tuple[int, int, bool] | None = None  # width, height, lossless
     alpha: bool = False
+    metadata: int = 0  # bytes of the ICCP, EXIF and XMP chunks, each copied out whole
+    icc: int = 0  # bytes of the ICC profile
+
+
+_METADATA_CHUNKS = frozenset({b"ICCP", b"EXIF", b"XMP "})
 
 
 def estimate(data: bytes) -> Estimate:
@@ -36,6 +44,8 @@ def estimate(data: bytes) -> Estimate:
     # libwebp's WebPAnimDecoder: the current and the previous canvas, RGBA; Pillow's get_next()
     # copies the canvas into a bytes object that its BytesIO keeps; WebPDataCopy keeps the file.
     held = 12 * canvas_pixels + len(data)
+    metadata = found.metadata + (ICC_COPIES * found.icc if found.icc <= MAX_ICC_BYTES else 0)
+    held += metadata
     # Decoding the first frame: VP8L's ARGB pixel buffer; a lossy frame's alpha plane and the
     # 32-bit buffer its lossless alpha stream may need. Opening also copies the file twice.
     decoding = (4 if frame[2] else 5 if alpha else 0) * frame_pixels + 2 * len(data)
@@ -46,7 +56,7 @@ def estimate(data: bytes) -> Estimate:
         mode="RGBA" if alpha else "RGB",
         decoding=decoding,
         held=held,
-        stream_held=0,  # libwebp decodes the file in place, scaled, row by row
+        stream_held=metadata,  # libwebp decodes the file in place, scaled, row by row
         note=("lossless" if frame[2] else "lossy") + (", alpha" if alpha else ""),
     )
 
@@ -64,6 +74,10 @@ def _read(data: bytes) -> _Chunks:
                 found.alpha = found.alpha or bool(u32le(data, pos + 1) >> 28 & 1)
         elif fourcc == b"ALPH":
             found.alpha = True
+        elif fourcc in _METADATA_CHUNKS:
+            available = max(0, min(size, end - pos))  # libwebp refuses a chunk past the end
+            found.metadata += available
+            found.icc = available if fourcc == b"ICCP" else found.icc
         elif fourcc == b"ANMF" and found.frame is None:
             _animation_frame(data, pos, size, found)
     return found

@@ -331,6 +331,12 @@ def webp(size: tuple[int, int], lossless: bool = False, alpha: bool = False) -> 
     return encoded(im, "WEBP", lossless=lossless, quality=50, method=0)
 
 
+def webp_with_icc(size: tuple[int, int], icc: bytes, lossless: bool = False) -> bytes:
+    """A WebP (VP8X) carrying ``icc`` in its ICCP chunk."""
+    im = gradient((64, 64)).resize(size, Image.Resampling.NEAREST)
+    return encoded(im, "WEBP", lossless=lossless, quality=50, method=0, icc_profile=icc)
+
+
 def webp_header(size: tuple[int, int], lossless: bool = False, alpha: bool = False) -> bytes:
     """A WebP's chunk headers without the bitstream: what the estimate reads."""
     width, height = size

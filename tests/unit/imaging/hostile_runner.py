@@ -3,6 +3,9 @@
 python -m tests.unit.imaging.hostile_runner FILE...
 (AWS_LAMBDA_FUNCTION_MEMORY_SIZE set by the caller)
 
+A file over the function's MAX_INPUT_BYTES is refused by its size, unread, as the function
+refuses it by the event's size before any download.
+
 The interpreter imports the handler, builds its AWS clients and thumbnails a JPEG and a PNG
 (which loads libvips), as a warm function has, and tops its resident memory up to the real
 function's measured baseline with libvips, so the peak it reports is the
@@ -56,8 +59,12 @@ def main(paths: list[str]) -> None:
     baseline = _resident_mb()
 
     for path in paths:
-        data = Path(path).read_bytes()
         _reset_peak()
+        size = Path(path).stat().st_size
+        if size > config.max_input_bytes:  # the function refuses it by the event's size
+            _report(path, "rejected:too-large", f"{size:,} bytes", baseline, _resident_mb(), 0.0)
+            continue
+        data = Path(path).read_bytes()
         before = _resident_mb()
         started = time.process_time()
         try:
@@ -73,24 +80,25 @@ def main(paths: list[str]) -> None:
             outcome, detail = f"rejected:{rejected.reason}", rejected.detail
         except Exception as exc:  # reported, and failed by the test
             outcome, detail = f"raised:{type(exc).__name__}", str(exc)
-        cpu = time.process_time() - started
-        sys.stdout.write(
-            json.dumps(
-                {
-                    "file": Path(path).name,
-                    "outcome": outcome,
-                    "detail": detail[:300],
-                    "peak_mb": round(max_rss_mb(), 1),
-                    "baseline_mb": round(baseline, 1),
-                    "before_mb": round(before, 1),
-                    "cpu_s": round(cpu, 2),
-                }
-            )
-            + "\n"
-        )
-        sys.stdout.flush()
+        _report(path, outcome, detail, baseline, before, time.process_time() - started)
         del data
     del ballast
+
+
+def _report(
+    path: str, outcome: str, detail: str, baseline: float, before: float, cpu: float
+) -> None:
+    line = {
+        "file": Path(path).name,
+        "outcome": outcome,
+        "detail": detail[:300],
+        "peak_mb": round(max_rss_mb(), 1),
+        "baseline_mb": round(baseline, 1),
+        "before_mb": round(before, 1),
+        "cpu_s": round(cpu, 2),
+    }
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

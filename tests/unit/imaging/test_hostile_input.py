@@ -250,6 +250,26 @@ CLASS_CASES = [
         both("ok"),
     ),
     Case(
+        "webp-with-a-20mb-icc-profile.webp",  # copied out whole, then dropped
+        lambda: hostile.webp_with_icc((640, 480), hostile.icc_profile(20 * 2**20)),
+        {128: TOO_LARGE, 256: "ok"},
+    ),
+    Case(
+        "webp-lossless-with-a-20mb-icc-profile.webp",
+        lambda: hostile.webp_with_icc((640, 480), hostile.icc_profile(20 * 2**20), lossless=True),
+        {128: TOO_LARGE, 256: "ok"},
+    ),
+    Case(  # over the input cap at 128 MB (refused unread), over the budget at 256 MB
+        "webp-with-a-48mb-icc-profile.webp",
+        lambda: hostile.webp_with_icc((640, 480), hostile.icc_profile(48 * 2**20)),
+        both(TOO_LARGE),
+    ),
+    Case(
+        "webp-with-a-3mb-icc-profile.webp",  # honoured
+        lambda: hostile.webp_with_icc((1600, 1200), hostile.icc_profile(3 * 2**20)),
+        both("ok"),
+    ),
+    Case(
         "tiff-raw-1x1-tiles.tif",
         lambda: hostile.tiff((1024, 1024), tile=(1, 1), compression=1),
         both(TOO_LARGE),
