@@ -30,6 +30,7 @@ from handlers.common.retry import full_jitter
 logger = logging.getLogger(__name__)
 
 _REGION_IN_URL: Final = re.compile(r"\.lambda-url\.([a-z0-9-]+)\.on\.aws")
+_REGION: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")  # eu-west-1, us-gov-east-1
 
 
 class Unavailable(Exception):
@@ -103,12 +104,14 @@ class Transport:
         max_backoff: float = 8.0,
         sign: bool | None = None,
         region: str | None = None,
+        profile: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url.rstrip("/") + "/"
         self.timeout, self.max_attempts = timeout, max_attempts
         self.backoff, self.max_backoff = backoff, max_backoff
         self._sign, self._region = sign, region  # sign: None signs when credentials exist
+        self._profile = profile  # None: botocore's own choice (AWS_PROFILE, else default)
         self._sleep = sleep
         self._opener = urllib.request.build_opener(_NoRedirects)
 
@@ -167,12 +170,17 @@ class Transport:
         import botocore.session  # only devices that sign pay for botocore's import
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
+        from botocore.exceptions import BotoCoreError
 
-        session = botocore.session.get_session()
-        credentials = session.get_credentials()
+        try:
+            session = botocore.session.Session(profile=self._profile)
+            credentials = session.get_credentials()
+            configured_region = session.get_config_variable("region")
+        except BotoCoreError as exc:  # ProfileNotFound, a config or credentials file unread
+            raise Misconfigured(f"AWS configuration: {exc}") from exc
         if credentials is None:
             if self._sign:
-                raise Unavailable("signing was asked for but no AWS credentials are configured")
+                raise Misconfigured("signing was asked for but no AWS credentials are configured")
             self._sign = False  # look once, not on every request
             return headers
         if not may_carry_credentials(target):
@@ -182,14 +190,17 @@ class Transport:
                 "--no-sign for a URL without IAM auth"
             )
         match = _REGION_IN_URL.search(self.url)
-        region = (
-            self._region
-            or (match.group(1) if match else None)
-            or session.get_config_variable("region")
-            or "us-east-1"
+        region = str(
+            self._region or (match.group(1) if match else None) or configured_region or "us-east-1"
         )
+        if not _REGION.fullmatch(region):
+            raise Misconfigured(f"{region[:50]!r} is not an AWS region name (e.g. eu-west-1)")
+        try:
+            frozen = credentials.get_frozen_credentials()
+        except BotoCoreError as exc:  # a credential_process or SSO token that fails
+            raise Misconfigured(f"AWS credentials: {exc}") from exc
         request = AWSRequest(method=method, url=target, data=body, headers=headers)
-        SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
+        SigV4Auth(frozen, "lambda", region).add_auth(request)
         return dict(request.headers.items())
 
 

@@ -146,7 +146,7 @@ def test_a_long_backlog_goes_in_batches_oldest_first(
     assert len(readings_table.items()) == 50
 
 
-def test_invalid_readings_are_dropped_and_the_rest_sent(
+def test_invalid_readings_are_quarantined_and_the_rest_sent(
     function_url: str, readings_table: ReadingsTable, tmp_path: Path
 ) -> None:
     device = client(function_url, tmp_path)
@@ -154,8 +154,13 @@ def test_invalid_readings_are_dropped_and_the_rest_sent(
     device.spool.add(Reading("2026-11-21T08:02:00Z", True, 500.0, 64))  # out of range
     device.spool.add(reading(3))
     report = device.flush()
-    assert (report.sent, report.pending, len(report.dropped)) == (2, 0, 1)
-    assert "2026-11-21T08:02:00Z" in report.dropped[0]
+    assert (report.sent, report.pending, len(report.dropped), len(report.quarantined)) == (
+        2,
+        0,
+        0,
+        1,
+    )
+    assert "2026-11-21T08:02:00Z" in report.quarantined[0]
     assert len(readings_table.items()) == 2
 
 

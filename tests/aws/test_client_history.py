@@ -106,7 +106,8 @@ def cli(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str
 
 def test_summary_prints_the_days_summary(iam_url: str, tmp_path: Path) -> None:
     heating_morning(tmp_path, iam_url)
-    done = cli(iam_url, tmp_path, "summary", "--day", "2026-11-21", "--gap-minutes", "20")
+    args = ["summary", "--json", "--day", "2026-11-21", "--gap-minutes", "20"]
+    done = cli(iam_url, tmp_path, *args)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert (answer["tz"], answer["gap_minutes"]) == ("UTC", 20)
@@ -120,7 +121,8 @@ def test_summary_prints_the_days_summary(iam_url: str, tmp_path: Path) -> None:
 
 def test_summary_of_a_range_in_a_zone(iam_url: str, tmp_path: Path) -> None:
     heating_morning(tmp_path, iam_url)
-    args = ["summary", "--from", "2026-11-20", "--to", "2026-11-22", "--tz", "America/New_York"]
+    args = ["summary", "--json", "--from", "2026-11-20", "--to", "2026-11-22"]
+    args += ["--tz", "America/New_York"]
     done = cli(iam_url, tmp_path, *args)
     assert done.returncode == 0, done.stderr
     days = json.loads(done.stdout)["days"]
@@ -161,7 +163,8 @@ def test_refusals_are_reported_and_nothing_is_saved(
 
 def test_the_check_refuses_unsigned_and_tampered_requests(iam_url: str, tmp_path: Path) -> None:
     done = cli(iam_url, tmp_path, "--no-sign", "summary", "--day", "2026-11-21")
-    assert done.returncode == 1 and "403: missing or malformed Authorization" in done.stderr
+    assert done.returncode == 78  # EX_CONFIG: the credentials or the URL are wrong
+    assert "403: missing or malformed Authorization" in done.stderr
 
     device = ReadingClient(iam_url, sign=True, region="us-east-1")
     signed_for = f"{iam_url}/summary?day=2026-11-21"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from handlers.device.exits import ExitCode
 from handlers.device.sender import (
+    BUSY,
     CONFIGURATION,
     EXIT_CONFIG,
     EXIT_REFUSED,
     EXIT_SENT,
     EXIT_SPOOLED,
+    SPOOL,
     UNAVAILABLE,
     FlushReport,
     refused_indexes,
@@ -45,3 +48,22 @@ def test_exit_codes() -> None:
     misconfigured = FlushReport(pending=2)
     misconfigured.stop(CONFIGURATION, "403")
     assert misconfigured.exit_code == EXIT_CONFIG
+    busy = FlushReport(pending=0)  # another run flushes, even the reading of this one
+    busy.stop(BUSY, "another flush of s is running")
+    assert busy.exit_code == ExitCode.TEMPFAIL
+
+
+def test_which_code_wins_when_several_apply() -> None:
+    """75 for a reading not kept, then 1, then 74, then 75 or 78 for readings still spooled."""
+    lost = FlushReport(kept=False, unspooled="disk full", dropped=["x"], pending=3)
+    assert lost.exit_code == ExitCode.TEMPFAIL
+    for set_aside in (
+        FlushReport(dropped=["x"], unspooled="disk full", pending=1),
+        FlushReport(quarantined=["row 3"], pending=1),
+        FlushReport(moved_aside="spool.sqlite3.damaged-x"),
+    ):
+        assert set_aside.exit_code == ExitCode.SET_ASIDE
+    direct = FlushReport(sent=1, unspooled="disk full", pending=20)
+    direct.stop(SPOOL, "disk full")
+    assert direct.exit_code == ExitCode.SENT_UNSPOOLED
+    assert FlushReport(sent=1, clock_suspect=1).exit_code == ExitCode.SENT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,60 @@ def test_unsigned_headers_and_urls_that_are_not_http() -> None:
     assert transport.headers(b"", "GET") == {}
     with pytest.raises(Misconfigured, match="must be https://"):
         Transport("file:///etc/passwd", sign=False).headers(b"{}")
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Keys in the environment, and AWS configuration files of this test's own."""
+    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    (tmp_path / "config").write_text("[profile thermostat]\nregion = eu-west-2\n")
+    (tmp_path / "credentials").write_text(
+        "[thermostat]\naws_access_key_id = AKIDTHERMOSTAT\naws_secret_access_key = s\n"
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("region", "scope"),
+    [
+        ("eu-west-1", "/eu-west-1/lambda/"),
+        ("us-gov-east-1", "/us-gov-east-1/lambda/"),
+        ("eu_west_1", None),
+        ("mars", None),
+        ("eu-west-", None),
+    ],
+)
+def test_a_region_is_a_region_name_or_refused(
+    credentials: Path, region: str, scope: str | None
+) -> None:
+    transport = Transport("http://127.0.0.1:9", region=region)
+    if scope is None:
+        with pytest.raises(Misconfigured, match="is not an AWS region name"):
+            transport.headers(b"{}")
+    else:
+        assert scope in transport.headers(b"{}")["Authorization"]
+
+
+def test_the_profile_chooses_the_keys_and_the_region(credentials: Path) -> None:
+    authorization = Transport("http://127.0.0.1:9", profile="thermostat").headers(b"{}")[
+        "Authorization"
+    ]
+    assert "Credential=AKIDTHERMOSTAT/" in authorization and "/eu-west-2/lambda/" in authorization
+    with pytest.raises(Misconfigured, match="could not be found"):
+        Transport("http://127.0.0.1:9", profile="nope").headers(b"{}")
+
+
+def test_signing_asked_for_without_credentials_is_a_configuration_problem(
+    credentials: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance to ask
+    with pytest.raises(Misconfigured, match="no AWS credentials"):
+        Transport("http://127.0.0.1:9", sign=True).headers(b"{}")
+    assert Transport("http://127.0.0.1:9").headers(b"{}") == {"content-type": "application/json"}
