@@ -11,8 +11,11 @@ INVOKE_PORT ?= 9000
 # LocalStack without Docker (devstack/localstack): its own Python 3.13 virtualenv.
 LOCALSTACK_VENV ?= .venv-localstack
 LOCALSTACK_PORT ?= 4566
+# MiniStack (devstack/ministack): its own virtualenv, as it pins botocore exactly.
+MINISTACK_VENV ?= .venv-ministack
+MINISTACK_PORT ?= 4566
 
-.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-sizes bench-e2e bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack deploy deploy-code destroy clean
+.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-sizes bench-e2e bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack ministack-install ministack test-ministack deploy deploy-code destroy clean
 
 # A bare `make` lists the targets (the `##` comments below).
 help:
@@ -86,6 +89,22 @@ localstack: $(LOCALSTACK_VENV)/.installed  ## LocalStack without Docker on LOCAL
 test-localstack: $(LOCALSTACK_VENV)/.installed  ## the LocalStack tier (pytest -m localstack)
 	LOCALSTACK_VENV=$(abspath $(LOCALSTACK_VENV)) $(BIN)/pytest -m localstack
 
+# MiniStack from PyPI (Python 3.10+: the interpreter of .venv, or MINISTACK_PYTHON), with the aws
+# CLI its ready hook calls. Reinstalled when its pins change.
+$(MINISTACK_VENV)/.installed: devstack/ministack/requirements.txt | $(VENV)/.installed
+	$(BIN)/python -m devstack.ministack install --venv $(MINISTACK_VENV)
+	touch $@
+
+ministack-install: $(MINISTACK_VENV)/.installed  ## install MiniStack into MINISTACK_VENV
+
+# Started, the generated ready hook run against it, left running on 127.0.0.1:$(MINISTACK_PORT).
+ministack: $(MINISTACK_VENV)/.installed  ## MiniStack on MINISTACK_PORT, the ready hook run, left running
+	$(BIN)/python -m devstack.ministack start --venv $(MINISTACK_VENV) --port $(MINISTACK_PORT)
+
+# The ministack tier: the same flow tests against a MiniStack it starts on a free port.
+test-ministack: $(MINISTACK_VENV)/.installed  ## the MiniStack tier (pytest -m ministack)
+	MINISTACK_VENV=$(abspath $(MINISTACK_VENV)) $(BIN)/pytest -m ministack
+
 # Lint, type check, then every test but the image tier (make image-check).
 test: lint typecheck unit  ## lint, type check, then the tests (README's test command)
 
@@ -135,5 +154,13 @@ deploy-code: $(VENV)/.installed  ## push new images and point the functions at t
 destroy: $(VENV)/.installed  ## delete the stack (DELETE_DATA=1: the bucket and tables too)
 	$(BIN)/python -m infra.deploy destroy $(if $(DELETE_DATA),--delete-data) $(ARGS)
 
-clean:  ## remove .venv, .venv-localstack, .venv-sam and the caches
-	rm -rf $(VENV) $(LOCALSTACK_VENV) .venv-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+# SAM CLI's virtualenv (.ci/run installs it; minutes to rebuild) survives `make clean`.
+SAM_VENV := .venv-sam
+CLEAN_PATHS := $(VENV) $(LOCALSTACK_VENV) $(MINISTACK_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks
+
+.PHONY: distclean
+clean:  ## remove .venv, the emulators' venvs and the caches; keeps .venv-sam (make distclean removes it)
+	rm -rf $(CLEAN_PATHS)
+
+distclean:  ## make clean, and .venv-sam (SAM CLI, minutes to reinstall) too
+	rm -rf $(CLEAN_PATHS) $(SAM_VENV)

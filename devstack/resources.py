@@ -15,6 +15,7 @@ import shlex
 import sys
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from devstack import clients
@@ -29,9 +30,7 @@ DEAD_LETTER_QUEUE: Final = "thumbstat-uploads-dlq"
 SOURCE_PREFIX: Final = RESIZE.environment[resize_settings.SOURCE_PREFIX]
 THUMBNAIL_PREFIX: Final = RESIZE.environment[resize_settings.THUMBNAIL_PREFIX]
 TABLES: Final = (tables.IMAGE_INDEX, tables.READINGS)
-# Locally a failed message comes back after a minute (not the deployed six function timeouts),
-# and goes to the dead-letter queue after five receives, as deployed.
-VISIBILITY_TIMEOUT_S: Final = 60
+# A failed message goes to the dead-letter queue after five receives, as deployed.
 MAX_RECEIVE_COUNT: Final = 5
 # Created objects are rendered; removals (deletes, delete markers, a lifecycle rule's
 # expirations) have what is current shown: the template notifies the same events.
@@ -46,10 +45,23 @@ class Resources:
     readings_table: str
 
 
+@cache
+def visibility_timeout_s() -> int:
+    """The upload queue's visibility timeout as the deploy template sets it for its default
+    ResizeTimeout (its QueueVisibility mapping: six times), read from the template itself."""
+    from cfnlint.decode import cfn_yaml  # the template's YAML (!Ref tags), as tests/infra reads it
+
+    from infra.deploy import TEMPLATE
+
+    template = cfn_yaml.load(str(TEMPLATE))
+    timeout = str(template["Parameters"][RESIZE.timeout_parameter]["Default"])
+    return int(template["Mappings"]["QueueVisibility"][timeout]["Seconds"])
+
+
 def queue_attributes(dead_letter_arn: str) -> dict[Any, str]:
     redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
     return {
-        "VisibilityTimeout": str(VISIBILITY_TIMEOUT_S),
+        "VisibilityTimeout": str(visibility_timeout_s()),
         "RedrivePolicy": json.dumps(redrive, separators=(",", ":")),
     }
 

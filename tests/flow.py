@@ -1,5 +1,5 @@
-"""The upload flow both local backends are tested with (tests/e2e on moto, tests/localstack on
-LocalStack): the same uploads, and one way to wait for their index rows."""
+"""The upload flow every local backend is tested with (tests/e2e on moto, tests/localstack on
+LocalStack and MiniStack): the same uploads, and one way to wait for their index rows."""
 
 from __future__ import annotations
 

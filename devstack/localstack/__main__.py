@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 from devstack.localstack.install import (
     VERSION,
@@ -26,6 +27,13 @@ from devstack.localstack.install import (
 )
 from devstack.localstack.server import Unavailable, running
 from devstack.ports import PortTaken
+
+
+def _interrupted(signum: int, frame: object) -> NoReturn:
+    """SIGTERM stops it as Ctrl-C does, even while it starts; a second one is ignored, so that
+    it cannot cut the stopping short and leave the server running."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def out(text: str) -> None:
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     log_path = Path(tempfile.mkdtemp(prefix="thumbstat-localstack-log-")) / "localstack.log"
     out(f"Starting LocalStack {VERSION} in host mode (its log: {log_path})")
+    signal.signal(signal.SIGTERM, _interrupted)  # `kill PID` stops it cleanly too
     try:
         with (
             log_path.open("wb") as log,
@@ -76,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"  make up ENDPOINT={localstack.endpoint}\n"
                 f"  aws --endpoint-url {localstack.endpoint} dynamodb list-tables"
             )
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())  # kill PID stops it cleanly too
             with contextlib.suppress(KeyboardInterrupt):
-                stop.wait()
+                threading.Event().wait()
             out("stopping LocalStack")
+    except KeyboardInterrupt:
+        out("LocalStack stopped while starting")
+        return 130
     except (Unavailable, PortTaken) as exc:
         sys.stderr.write(f"devstack.localstack: {exc}\n")
         return 1

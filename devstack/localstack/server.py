@@ -35,7 +35,8 @@ from devstack.localstack.install import HERE, Layout, default_venv
 from devstack.ports import Port, check_free, free_port
 
 HOOK: Final = HERE / "ready.sh"
-SERVICES: Final = "s3,sqs,dynamodb"  # as docker-compose.yml
+# docker-compose.yml's, and SNS: the tier checks S3 -> SNS -> SQS delivery too.
+SERVICES: Final = "s3,sqs,sns,dynamodb"
 # Inside FILESYSTEM_ROOT (localstack/config.py, Directories.for_host).
 READY_DIR: Final = "etc/localstack/init/ready.d"
 DYNAMODB_LOCAL_DIR: Final = "var/lib/localstack/lib/dynamodb-local/2"
@@ -95,7 +96,7 @@ def _init_state(endpoint: str) -> dict[str, Any] | None:
     return state
 
 
-def _tail(log_path: Path | None, lines: int = 30) -> str:
+def log_tail(log_path: Path | None, lines: int = 30) -> str:
     if log_path is None or not log_path.exists():
         return ""
     text = log_path.read_text(errors="replace").splitlines()[-lines:]
@@ -109,16 +110,16 @@ def wait_ready(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise Unavailable(
-                f"LocalStack exited with {process.returncode} while starting{_tail(log_path)}"
+                f"LocalStack exited with {process.returncode} while starting{log_tail(log_path)}"
             )
         state = _init_state(endpoint)
         if state and state.get("completed"):
             failed = [s for s in state.get("scripts", []) if s.get("state") != "SUCCESSFUL"]
             if failed or not state.get("scripts"):
-                raise Unavailable(f"the ready hook did not succeed: {state}{_tail(log_path)}")
+                raise Unavailable(f"the ready hook did not succeed: {state}{log_tail(log_path)}")
             return state
         time.sleep(0.25)
-    raise Unavailable(f"LocalStack was not ready after {timeout_s:.0f} s{_tail(log_path)}")
+    raise Unavailable(f"LocalStack was not ready after {timeout_s:.0f} s{log_tail(log_path)}")
 
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:

@@ -1,9 +1,11 @@
-"""The whole flow on a real LocalStack (host mode, no Docker): the generated ready hook run by
-LocalStack itself, S3 notifying SQS with the prefix filter, the router invoking resize under
-awslambdaric, rows in DynamoDB Local, and readings through the ingest Function URL.
+"""The whole flow on each emulator (LocalStack 4.14 in host mode, MiniStack), no Docker: the
+generated ready hook run against it, S3 notifying SQS with the prefix filter (and SNS), the router
+invoking resize under awslambdaric, rows in the emulator's DynamoDB, and readings through the
+ingest Function URL.
 
-The hook test comes first: it checks what the hook created before the stack's own
-create-or-find (``create_resources``) runs against the same endpoint.
+Each test that takes ``emulator`` or ``stack`` runs once per emulator (ids ``[localstack]``,
+``[ministack]``). The hook checks come first: they check what the hook created before the
+stack's own create-or-find (``create_resources``) runs against the same endpoint.
 """
 
 from __future__ import annotations
@@ -14,27 +16,42 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
 from devstack import clients, demo, resources
 from devstack.endpoints import pointed_at
 from devstack.localstack.server import HOOK, READY_DIR, LocalStack
+from devstack.ministack.install import VERSION as MINISTACK_VERSION
+from devstack.ministack.server import MiniStack
 from devstack.stack import EmbeddedStack
 from handlers.common import aws
 from handlers.device.client import ReadingClient
 from handlers.readings.schema import Reading
 from infra import tables
 from tests import events, flow
+from tests.localstack.conftest import Emulator
 
-pytestmark = pytest.mark.localstack
 
-
+@pytest.mark.localstack
 def test_localstack_ran_the_generated_ready_hook_unchanged(localstack: LocalStack) -> None:
     assert localstack.hook["scripts"] == [
         {"stage": "READY", "name": "thumbstat.sh", "state": "SUCCESSFUL"}
     ]
     assert (localstack.root / READY_DIR / "thumbstat.sh").resolve() == HOOK.resolve()
-    with pointed_at(localstack.endpoint):
+
+
+@pytest.mark.ministack
+def test_ministack_is_the_pinned_version_and_the_launcher_ran_the_hook(
+    ministack: MiniStack,
+) -> None:
+    assert ministack.health["version"] == MINISTACK_VERSION
+    assert ministack.hook_output.strip().endswith("thumbstat: resources ready")
+    assert ministack.started_s < ministack.ready_s
+
+
+def test_the_hook_created_the_resources(emulator: Emulator) -> None:
+    with pointed_at(emulator.endpoint):
         dynamodb, sqs, s3 = aws.dynamodb(), clients.sqs(), aws.s3()
         for definition in resources.TABLES:
             table = dynamodb.describe_table(TableName=str(definition["TableName"]))["Table"]
@@ -49,7 +66,7 @@ def test_localstack_ran_the_generated_ready_hook_unchanged(localstack: LocalStac
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        assert attributes["VisibilityTimeout"] == str(resources.VISIBILITY_TIMEOUT_S)
+        assert attributes["VisibilityTimeout"] == str(resources.visibility_timeout_s())
         redrive = json.loads(attributes["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"] == dlq_arn
         assert str(redrive["maxReceiveCount"]) == str(resources.MAX_RECEIVE_COUNT)
@@ -99,11 +116,13 @@ def test_uploads_become_thumbnails_and_index_rows(
 def test_a_reupload_of_the_same_key_is_thumbnailed_again(
     stack: EmbeddedStack, read_image: Callable[[str], bytes]
 ) -> None:
-    """Whatever sequencers the emulator stamps (LocalStack 4.14 stamps one constant, AWS a
-    growing one), a late delivery of the first upload's event is refused by the download,
-    conditional on the event's eTag: the row keeps the second version."""
+    """Two uploads of one key, each rendered from its own event. The first upload's event
+    delivered late leaves the row on the second version, whether it comes with the sequencer the
+    emulator stamped on it or with the newest one (an emulator stamping one constant sequencer):
+    older sequencers lose at the row's condition, and the download conditional on the event's
+    eTag refuses what the order cannot tell."""
     s3, key = aws.s3(), "uploads/again/photo.jpg"
-    thumbnails, etags = [], []
+    rows, etags = [], []
     for image in ("Landscape_6.jpg", "flowers.jpeg"):
         etag = s3.put_object(Bucket=stack.resources.bucket, Key=key, Body=read_image(image))[
             "ETag"
@@ -115,33 +134,36 @@ def test_a_reupload_of_the_same_key_is_thumbnailed_again(
 
         row = flow.rows_for(stack, indexed)
         assert row[key]["source-etag"] == etag and row[key]["status"] == "ok"
-        thumbnails.append(row[key])
+        rows.append(row[key])
         etags.append(etag)
-    first, second = thumbnails
+    first, second = rows
     assert (first["width"], first["height"]) != (second["width"], second["height"])
+    assert first["sequencer"] <= second["sequencer"]  # padded: compared as S3 documents
 
-    # The first upload's event delivered late, with the newest sequencer seen: skipped at the
-    # conditional download, so the row keeps the second version.
-    late = events.s3_event(
-        events.s3_record(
-            stack.resources.bucket,
-            key,
-            etag=etags[0],
-            size=1,
-            sequencer=second["sequencer"].lstrip("0") or "0",
+    for sequencer in (first["sequencer"], second["sequencer"]):
+        late = events.s3_event(
+            events.s3_record(
+                stack.resources.bucket,
+                key,
+                etag=etags[0],
+                size=1,
+                sequencer=sequencer.lstrip("0") or "0",
+            )
         )
-    )
-    answer, _ = stack.router.invoke("resize", late)
-    assert answer is None
-    kept = aws.dynamodb().get_item(TableName=stack.resources.index_table, Key={"id": {"S": key}})
-    assert tables.plain(kept["Item"])["source-etag"] == etags[1]
+        answer, _ = stack.router.invoke("resize", late)
+        assert answer is None
+        kept = aws.dynamodb().get_item(
+            TableName=stack.resources.index_table, Key={"id": {"S": key}}, ConsistentRead=True
+        )
+        assert tables.plain(kept["Item"])["source-etag"] == etags[1]
 
 
 def test_upload_delete_and_reupload_leave_no_orphan(
     stack: EmbeddedStack, read_image: Callable[[str], bytes]
 ) -> None:
-    """Through S3's own notifications: LocalStack 4.14 answers conditional deletes 501, so the
-    deletes take the fallback (HeadObject, compare, delete)."""
+    """Through S3's own notifications. The renditions' deletes are conditional on their ETags:
+    MiniStack answers them as AWS does, LocalStack 4.14 answers 501 and they take the fallback
+    (HeadObject, compare, delete)."""
     s3, key, bucket = aws.s3(), "uploads/lifecycle/photo.jpg", stack.resources.bucket
     s3.put_object(Bucket=bucket, Key=key, Body=read_image("flowers.jpeg"))
     assert flow.settled(stack, key)["status"] == "ok"
@@ -219,3 +241,31 @@ def test_readings_posted_by_the_device_client_are_stored_and_listed(
         ExpressionAttributeValues={":day": {"S": "2026-11-23"}},
     )
     assert stored["Count"] == 4
+
+
+def test_an_upload_through_sns_fan_out_is_thumbnailed(
+    stack: EmbeddedStack, read_image: Callable[[str], bytes]
+) -> None:
+    """S3 -> SNS -> SQS, delivered by the emulator itself: a bucket of its own notifies a topic,
+    a queue subscribed to it (not raw: the SNS envelope) feeds the router, and resize unwraps the
+    notification from the envelope."""
+    s3, sqs = aws.s3(), clients.sqs()
+    sns: Any = botocore.session.get_session().create_client("sns")  # no stubs installed for SNS
+    bucket, key = "thumbstat-fanout", "uploads/fanout/photo.jpg"
+    topic = sns.create_topic(Name="thumbstat-fanout")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="thumbstat-fanout")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    s3.create_bucket(Bucket=bucket)
+    # The stack's own notification (events, prefix filter), to the topic instead of the queue.
+    (configuration,) = resources.notification(queue_arn)["QueueConfigurations"]
+    del configuration["QueueArn"]
+    to_topic: Any = {"TopicConfigurations": [{"TopicArn": topic, **configuration}]}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=to_topic)
+    stack.router.poll_queue(queue_url, "resize")
+    s3.put_object(Bucket=bucket, Key=key, Body=read_image("flowers.jpeg"))
+    row = flow.settled(stack, key)
+    assert row["status"] == "ok" and row["thumbnail-path"] == "thumbnails/200/fanout/photo.jpg.jpg"
+    assert s3.head_object(Bucket=bucket, Key=row["thumbnail-path"])["ContentLength"] > 0
