@@ -18,7 +18,7 @@ the quota applied during Init ("cold, Init capped"), so both Init figures and In
 in the results.
 
 Modelled, elsewhere (not root, cgroup v2 only): the same invocations without limits, recorded
-with ``"mode": "modelled"``; bench/report.py then scales their CPU time by Lambda's rule and says
+with "mode": "modelled"; bench/report.py then scales their CPU time by Lambda's rule and says
 so on every figure.
 """
 

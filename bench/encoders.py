@@ -1,4 +1,4 @@
-"""WebP ``method`` and AVIF ``speed``: encode milliseconds against bytes, measured.
+"""WebP method and AVIF speed: encode milliseconds against bytes, measured.
 
     python -m bench.encoders [--size 1024]     (writes bench/results/encoders.json)
 

@@ -1,12 +1,16 @@
 """Local invoke with your own event, the two ways Lambda developers already know.
 
-The Runtime Interface Emulator's endpoint, one per function while ``make up`` runs (the ports are
-printed at start; the REPORT lines appear in ``make up``'s output):
+The Runtime Interface Emulator's endpoint, one per function while make up runs (the ports are
+printed at start; the REPORT lines appear in make up's output). Each also answers Lambda's
+Invoke API by function name (thumbstat-resize, thumbstat-ingest, or their ARNs), as the AWS CLI
+calls it:
 
     curl -d @tests/events/function-url-get.json \\
         http://127.0.0.1:9001/2015-03-31/functions/function/invocations
+    aws lambda invoke --endpoint-url http://127.0.0.1:9001 --function-name thumbstat-ingest \\
+        --payload fileb://tests/events/function-url-get.json answer.json
 
-One invocation with an event file, as ``sam local invoke -e`` does it: a fresh execution
+One invocation with an event file, as sam local invoke -e does it: a fresh execution
 environment (so a cold start), the answer on stdout, then the REPORT line; the function's own log
 goes to stderr. The exit status is 1 when the function failed.
 
@@ -14,13 +18,13 @@ goes to stderr. The exit status is 1 when the function failed.
         --endpoint http://127.0.0.1:4566
     make invoke FUNCTION=resize EVENT=tests/events/s3-object-created.json ENDPOINT=...
 
-Without ``--endpoint`` the function's AWS calls go where your environment sends them
-(``AWS_ENDPOINT_URL``, your credentials), as with ``sam local invoke``.
+Without --endpoint the function's AWS calls go where your environment sends them
+(AWS_ENDPOINT_URL, your credentials), as with sam local invoke.
 
 A resize event never touches the index row of a real upload: each S3 record is pointed at a key of
-its own under ``SOURCE_PREFIX + "invoked/"`` (a copy of the object, when it exists) with a fresh
+its own under SOURCE_PREFIX + "invoked/" (a copy of the object, when it exists) with a fresh
 sequencer, and what was written there is printed. A hand-written event's sequencer could otherwise
-order every later real event of that key as stale. ``--in-place`` invokes the event as it is. The
+order every later real event of that key as stale. --in-place invokes the event as it is. The
 function reads its variables (RENDITIONS, ...) from your environment where set, else the defaults
 the template deploys.
 """
@@ -32,14 +36,16 @@ import copy
 import json
 import logging
 import os
+import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, Any, Final
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import parse_qs, quote_plus, unquote, unquote_plus, urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -52,7 +58,10 @@ from handlers.index import settings as resize_settings
 from infra.functions import BY_NAME
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-PATH: Final = "/2015-03-31/functions/function/invocations"
+# The RIE's one name for the function it runs; Lambda's Invoke API puts a FunctionName there.
+RIE_NAME: Final = "function"
+PATH: Final = f"/2015-03-31/functions/{RIE_NAME}/invocations"
+_INVOKE_PATH: Final = re.compile(r"/2015-03-31/functions/(?P<name>[^/]+)/invocations")
 
 Invoke = Callable[[Any], tuple[Any, Report]]
 
@@ -77,14 +86,46 @@ def error_document(failure: InvocationFailed) -> dict[str, Any]:
     }
 
 
-def _handler_class(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
+def function_name(name: str) -> str | None:
+    """The function a FunctionName names: ``NAME``, ``ACCOUNT:function:NAME`` or its ARN, each
+    unqualified or ``:$LATEST`` (the local stacks have no versions or aliases); None for another
+    qualifier."""
+    parts = name.split(":")
+    if parts[0] == "arn":
+        parts = parts[6:]  # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+    elif len(parts) > 1 and parts[1] == "function":
+        parts = parts[2:]  # ACCOUNT:function:NAME[:QUALIFIER]
+    if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] != "$LATEST"):
+        return None
+    return parts[0]
+
+
+def not_found(name: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Lambda's answer for a function it does not have (botocore reads the error type from the
+    header: ResourceNotFoundException)."""
+    return (
+        404,
+        {"Type": "User", "Message": f"Function not found: {name}"},
+        {"x-amzn-ErrorType": "ResourceNotFoundException"},
+    )
+
+
+def _handler_class(routes: Mapping[str, Invoke]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            if self.path.split("?")[0] != PATH:
+            url = urlsplit(self.path)
+            matched = _INVOKE_PATH.fullmatch(url.path)
+            if matched is None:
                 return self._answer(404, {"errorMessage": f"no route {self.path}; POST {PATH}"})
+            requested = unquote(matched["name"])
+            qualifier = parse_qs(url.query).get("Qualifier", ["$LATEST"])[0]
+            name = function_name(requested) if qualifier == "$LATEST" else None
+            invoke = routes.get(name) if name else None
+            if invoke is None:
+                return self._answer(*not_found(requested))
             try:
                 event = json.loads(body) if body.strip() else {}
             except ValueError as exc:
@@ -92,6 +133,13 @@ def _handler_class(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
                     400,
                     {"errorType": "InvalidRequestContentException", "errorMessage": str(exc)},
                 )
+            kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+            if kind == "DryRun":
+                return self._answer(204, None)
+            if kind == "Event":
+                # Queued, as Lambda does: 202 now, the invocation (and its REPORT line) after.
+                threading.Thread(target=_quietly, args=(invoke, event), daemon=True).start()
+                return self._answer(202, None)
             try:
                 answer, _ = invoke(event)
             except InvocationFailed as failure:
@@ -102,10 +150,12 @@ def _handler_class(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
             self._answer(200, answer)
 
         def _answer(self, status: int, answer: Any, headers: Mapping[str, str] = {}) -> None:
-            data = json.dumps(answer).encode()
+            data = b"" if status in (202, 204) else json.dumps(answer).encode()
             self.send_response(status)
             for name, value in {"Content-Type": "application/json", **headers}.items():
                 self.send_header(name, value)
+            if status == 200:
+                self.send_header("X-Amz-Executed-Version", "$LATEST")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -116,10 +166,25 @@ def _handler_class(invoke: Invoke) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _quietly(invoke: Invoke, event: Any) -> None:
+    """An asynchronous invocation: its failure is the function's log and REPORT line."""
+    try:
+        invoke(event)
+    except InvocationFailed as failure:
+        logging.getLogger(__name__).warning("asynchronous invocation failed: %s", failure)
+
+
 @contextmanager
-def invocations(invoke: Invoke, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Serve ``invoke`` as the RIE's invoke endpoint; yields the full invoke URL."""
-    with serve_in_thread(_handler_class(invoke), host, port) as base:
+def invocations(
+    invoke: Invoke,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    functions: Mapping[str, Invoke] | None = None,
+) -> Iterator[str]:
+    """Serve ``invoke`` as the RIE's invoke endpoint, and ``functions`` (FunctionName -> invoke)
+    as Lambda's Invoke API; yields the full RIE invoke URL."""
+    routes = {**(functions or {}), RIE_NAME: invoke}
+    with serve_in_thread(_handler_class(routes), host, port) as base:
         yield base + PATH
 
 
@@ -136,7 +201,7 @@ def invoke_once(
     """
     definition = BY_NAME[function]
     process = FunctionProcess(
-        f"thumbstat-{definition.name}",
+        definition.local_name,
         definition.handler,
         memory_mb=definition.memory_mb,
         timeout_s=definition.timeout_s,
@@ -163,10 +228,11 @@ def isolated(event: Any) -> tuple[Any, list[str]]:
     event, done = copy.deepcopy(event), []
     for record in event["Records"]:
         s3 = record.get("s3") if isinstance(record, dict) else None
-        if not isinstance(s3, dict):
-            continue
-        bucket, obj = s3["bucket"]["name"], s3["object"]
-        source = unquote_plus(obj["key"])
+        try:
+            bucket, obj = s3["bucket"]["name"], s3["object"]  # type: ignore[index]
+            source = unquote_plus(obj["key"])
+        except (KeyError, TypeError):
+            continue  # not an S3 record the function can read: it says so itself
         below = source.removeprefix(SOURCE_PREFIX)
         key = f"{SOURCE_PREFIX}invoked/{below}"
         obj.update(key=quote_plus(key, safe="/"), sequencer=f"{time.time_ns():X}")

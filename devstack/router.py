@@ -2,9 +2,9 @@
 
 One component, two transports for reaching a function:
 
-- ``FunctionProcess`` (embedded stack): the function runs under the real awslambdaric in a
+- FunctionProcess (embedded stack): the function runs under the real awslambdaric in a
   process started here, against this machine's own Runtime API;
-- ``RieTransport`` (docker compose): the function runs in its container under the Lambda
+- RieTransport (docker compose): the function runs in its container under the Lambda
   Runtime Interface Emulator, invoked through the RIE's invoke endpoint.
 
 Either way the router polls the SQS queue that receives the bucket's notifications and invokes
@@ -31,10 +31,11 @@ import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
+from functools import partial
 from typing import Any, Protocol
 
 from devstack import clients
-from devstack.function_url import serving
+from devstack.function_url import AUTH_TYPES, NONE, IamAuth, auth_for, serving
 from devstack.runtime import InvocationFailed, Report
 
 logger = logging.getLogger(__name__)
@@ -170,8 +171,27 @@ class Router:
         }
 
     @contextmanager
-    def function_url(self, function: str, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-        with serving(lambda event: self.function_url_answer(function, event), host, port) as url:
+    def invoke_endpoint(
+        self, function: str, host: str = "127.0.0.1", port: int = 0
+    ) -> Iterator[str]:
+        """``function``'s invoke endpoint, the RIE's path; it also answers Lambda's Invoke API
+        for every function of the router by its name (``aws lambda invoke --function-name
+        thumbstat-ingest``). Yields the RIE's invoke URL."""
+        # Imported here: the compose router's image holds the router's modules, not these.
+        from devstack.invoke import invocations
+        from infra.functions import BY_NAME
+
+        by_name = {BY_NAME[name].local_name: partial(self.invoke, name) for name in self.functions}
+        with invocations(partial(self.invoke, function), host, port, by_name) as url:
+            yield url
+
+    @contextmanager
+    def function_url(
+        self, function: str, host: str = "127.0.0.1", port: int = 0, auth: IamAuth | None = None
+    ) -> Iterator[str]:
+        """``function`` behind a Function URL: AWS_IAM auth with ``auth``, else NONE."""
+        answer = partial(self.function_url_answer, function)
+        with serving(answer, host, port, auth) as url:
             yield url
 
     def close(self) -> None:
@@ -207,6 +227,14 @@ def main() -> None:
     parser.add_argument("--queue-name", default="thumbstat-uploads")
     parser.add_argument("--listen", default="127.0.0.1:8080", help="Function URL address")
     parser.add_argument(
+        "--auth-type",
+        choices=AUTH_TYPES,
+        default=NONE,
+        help="the Function URL's auth: AWS_IAM checks SigV4 against this process's"
+        " AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and region; NONE (default here, as the"
+        " compose file's unsigned commands need) lets any request through",
+    )
+    parser.add_argument(
         "--endpoint",
         help="where the queue is (LocalStack, moto); default: AWS_ENDPOINT_URL, else AWS itself",
     )
@@ -228,7 +256,8 @@ def main() -> None:
     with ExitStack() as stack:
         stack.callback(router.close)
         router.poll_queue(queue_url, "resize")
-        url = stack.enter_context(router.function_url("ingest", host, int(port)))
+        auth = auth_for(args.auth_type, os.environ)
+        url = stack.enter_context(router.function_url("ingest", host, int(port), auth))
         logger.info("ingest Function URL on %s; resize polls %s", url, queue_url)
         with suppress(KeyboardInterrupt):
             stop.wait()

@@ -9,16 +9,16 @@ creates the same resources there.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import IO, Final
 
 from devstack.containers import Container
 from devstack.endpoints import pointed_at, require_reachable
-from devstack.invoke import invocations
+from devstack.function_url import AWS_IAM, auth_for
 from devstack.ports import Port, check_free
 from devstack.resources import Resources, create_resources
 from devstack.router import Router
@@ -65,6 +65,7 @@ def embedded(
     log: IO[bytes] | None = None,
     images: Mapping[str, str] | None = None,
     environment: Mapping[str, Mapping[str, str]] | None = None,
+    function_url_auth: str = AWS_IAM,
 ) -> Iterator[EmbeddedStack]:
     """Start everything; stop it all on exit. The process environment points at the endpoint.
 
@@ -76,6 +77,10 @@ def embedded(
 
     ``environment`` ({"resize": {NAME: VALUE}}) adds to or overrides a function's configured
     environment.
+
+    ``function_url_auth`` is the ingest Function URL's auth type, AWS_IAM as deployed: requests
+    signed (SigV4, service ``lambda``) with the stack's local credentials pass. NONE lets
+    unsigned requests through, for callers that send them.
 
     Raises PortTaken or EndpointUnreachable, with what to do, before starting anything.
     """
@@ -98,7 +103,7 @@ def embedded(
         trimmed = {} if images else {"AWS_DATA_PATH": str(botocore_models.ensure_cached())}
         functions = {
             function.name: FunctionProcess(
-                f"thumbstat-{function.name}",
+                function.local_name,
                 function.handler,
                 memory_mb=function.memory_mb,
                 environment={
@@ -115,13 +120,14 @@ def embedded(
         router = Router(functions)
         stack.callback(router.close)
         router.poll_queue(resources.queue_url, RESIZE.name)
-        url = stack.enter_context(router.function_url(INGEST.name, "127.0.0.1", url_port))
+        auth = auth_for(function_url_auth, os.environ)  # the local credentials, set above
+        url = stack.enter_context(router.function_url(INGEST.name, "127.0.0.1", url_port, auth))
         invoke_urls = {}
         if invoke_port is not None:
             for i, function in enumerate(FUNCTIONS):
                 port = invoke_port + i if invoke_port else 0
                 invoke_urls[function.name] = stack.enter_context(
-                    invocations(partial(router.invoke, function.name), "127.0.0.1", port)
+                    router.invoke_endpoint(function.name, "127.0.0.1", port)
                 )
         yield EmbeddedStack(
             endpoint, backend, url, resources, router, functions, invoke_urls=invoke_urls

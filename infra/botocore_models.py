@@ -4,18 +4,18 @@
     python -m infra.botocore_models                          the operations found, per service
 
 botocore loads a client's whole service model (S3: 116 operations and 727 shapes, DynamoDB: 62
-and 553) to serve a handful. Put first on botocore's search path (``AWS_DATA_PATH``), a
-``service-2.json`` holding only the operations used, the shapes they reach and no documentation
-is what both clients load instead; every other file (endpoint rule sets, ``endpoints.json``,
-``partitions.json``, paginators, other services) still comes from botocore's own data, whole, so
+and 553) to serve a handful. Put first on botocore's search path (AWS_DATA_PATH), a
+service-2.json holding only the operations used, the shapes they reach and no documentation
+is what both clients load instead; every other file (endpoint rule sets, endpoints.json,
+partitions.json, paginators, other services) still comes from botocore's own data, whole, so
 endpoint resolution is exactly botocore's.
 
-Which operations: found in the source, never listed by hand. ``handlers/common/aws.py`` defines the
-client factories (a function calling ``create_client("<service>")``, with its return type); an
-``ast`` walk over the handlers finds every method called on a client, a client being a call of a
-factory (``aws.s3()``), a name bound to one, or a parameter annotated with a factory's return
-type. ``client.exceptions.X`` keeps the error shape X. Operations botocore itself calls on a
-client of its own accord are kept too (``IMPLIED``): S3's region redirector calls HeadBucket and
+Which operations: found in the source, never listed by hand. handlers/common/aws.py defines the
+client factories (a function calling create_client("<service>"), with its return type); an
+ast walk over the handlers finds every method called on a client, a client being a call of a
+factory (aws.s3()), a name bound to one, or a parameter annotated with a factory's return
+type. client.exceptions.X keeps the error shape X. Operations botocore itself calls on a
+client of its own accord are kept too (IMPLIED): S3's region redirector calls HeadBucket and
 its Express session cache CreateSession; an endpoint-discovery operation stays with its service.
 A call the walk cannot map to an operation of the service is an error, not a silent gap.
 

@@ -4,9 +4,10 @@
     python -m infra.deploy deploy-code  [--stack thumbstat] [--dry-run]
     python -m infra.deploy destroy      [--stack thumbstat] [--delete-data]
 
-``--dry-run`` prints the Docker commands instead of running them; the AWS calls are still made
+--dry-run prints the Docker commands instead of running them; the AWS calls are still made
 (against AWS_ENDPOINT_URL when set), so images must already be in ECR for the digests to resolve.
-Needs AWS credentials, and Docker with buildx for the image builds.
+Needs AWS credentials and a region (checked first: without either it says which, in one line),
+and Docker with buildx for the image builds.
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ import argparse
 import base64
 import json
 import logging
+import os
 import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import boto3
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from infra import outputs as stack_outputs
 from infra.functions import FUNCTIONS, Function
 
 logger = logging.getLogger("thumbstat.deploy")
@@ -33,6 +36,9 @@ logger = logging.getLogger("thumbstat.deploy")
 ROOT: Final = Path(__file__).resolve().parent.parent
 TEMPLATE: Final = ROOT / "infra" / "template.yaml"
 PLATFORM: Final = "linux/arm64"
+# The template's roles and device policy carry no names: CAPABILITY_IAM, not NAMED_IAM
+# (samconfig.toml, for sam deploy, is checked against this).
+CAPABILITIES: Final = ("CAPABILITY_IAM",)
 
 
 # Keep the last 30 commit-tagged images; untagged layers of superseded pushes go after a week.
@@ -200,7 +206,7 @@ class Deployer:
             ChangeSetType="UPDATE" if exists else "CREATE",
             TemplateBody=template.read_text(),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-            Capabilities=["CAPABILITY_IAM"],
+            Capabilities=list(CAPABILITIES),
         )
         try:
             self.cloudformation.get_waiter("change_set_create_complete").wait(
@@ -277,12 +283,12 @@ class Deployer:
         if not delete_data:
             logger.info(
                 "kept (Retain): bucket %s, tables %s and %s",
-                outputs.get("BucketName"),
-                outputs.get("IndexTableName"),
-                outputs.get("ReadingsTableName"),
+                outputs.get(stack_outputs.BUCKET),
+                outputs.get(stack_outputs.INDEX_TABLE),
+                outputs.get(stack_outputs.READINGS_TABLE),
             )
             return
-        bucket = outputs["BucketName"]
+        bucket = outputs[stack_outputs.BUCKET]
         for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
             objects: list[Any] = [
                 {"Key": o["Key"], "VersionId": o["VersionId"]}
@@ -291,8 +297,34 @@ class Deployer:
             if objects:
                 self.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
         self.s3.delete_bucket(Bucket=bucket)
-        for table in (outputs["IndexTableName"], outputs["ReadingsTableName"]):
+        for table in (outputs[stack_outputs.INDEX_TABLE], outputs[stack_outputs.READINGS_TABLE]):
             self.dynamodb.delete_table(TableName=table)
+
+
+# What is missing, and how to set it: one line each, as `make deploy` prints it.
+NO_REGION: Final = (
+    "no AWS region: set AWS_REGION (e.g. AWS_REGION=eu-west-1 make deploy) or "
+    "AWS_DEFAULT_REGION, or a region in ~/.aws/config (aws configure)"
+)
+NO_CREDENTIALS: Final = (
+    "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "or run aws configure (or aws sso login)"
+)
+
+
+def session_from(environ: Mapping[str, str]) -> boto3.session.Session:
+    """A session for the account, in AWS_REGION where set: the AWS CLI and the SDKs honour it
+    over AWS_DEFAULT_REGION, which is all botocore reads."""
+    return boto3.session.Session(region_name=environ.get("AWS_REGION") or None)
+
+
+def missing_setup(session: boto3.session.Session) -> str | None:
+    """What the session lacks to reach AWS, said as the fix; None when it has both."""
+    if not session.region_name:
+        return NO_REGION
+    if session.get_credentials() is None:
+        return NO_CREDENTIALS
+    return None
 
 
 def client_command(outputs: dict[str, str]) -> str:
@@ -328,8 +360,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # not "Found credentials in ..."
 
-    deployer = Deployer(args.stack, run=print_command if args.dry_run else run_command)
+    session = session_from(os.environ)
+    missing = missing_setup(session)
+    if missing:
+        logger.error("%s", missing)
+        return 2
+    deployer = Deployer(
+        args.stack, session=session, run=print_command if args.dry_run else run_command
+    )
     try:
         if args.command == "deploy":
             parameters = dict(item.split("=", 1) for item in args.param)
@@ -346,6 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             deployer.destroy(args.delete_data)
     except DeployError as exc:
         logger.error("%s", exc)
+        return 1
+    except (BotoCoreError, ClientError) as exc:
+        # Expired credentials, a denied call, an unreachable endpoint: botocore's message says
+        # which, and a traceback would add nothing the user can act on.
+        logger.error("%s: %s", args.command, exc)
         return 1
     return 0
 

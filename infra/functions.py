@@ -46,6 +46,11 @@ class Function:
         return f"requirements/{self.name}.txt"
 
     @property
+    def local_name(self) -> str:
+        """Its FunctionName in the local stacks (deployed, CloudFormation names it)."""
+        return f"thumbstat-{self.name}"
+
+    @property
     def repository(self) -> str:
         """The ECR repository (and the template's default for <Name>RepositoryName)."""
         return f"thumbstat-{self.name}"

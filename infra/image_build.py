@@ -4,18 +4,18 @@
     python -m infra.image_build --arch arm64 resize    one image for arm64 (qemu emulation)
     python -m infra.image_build --arch arm64 --base-only   the arm64 base only, into the cache
 
-The image tests (tests/images, ``make image-check``) build through ``build``; this entry point
-only builds, for ``make demo IMAGES=1`` or a look inside with ``podman run``.
+The image tests (tests/images, make image-check) build through build; this entry point
+only builds, for make demo IMAGES=1 or a look inside with podman run.
 
 The Dockerfiles are built unchanged, as users build them; what a registry would give is made here:
 
-- ``python:3.12-slim-bookworm`` is a stand-in: ``debootstrap --variant=minbase bookworm`` with
+- python:3.12-slim-bookworm is a stand-in: debootstrap --variant=minbase bookworm with
   the shared libraries CPython's modules need, this machine's own CPython 3.12 copied into
   /usr/local (arm64: Debian's python3, 3.11, as no arm64 3.12 is on the machine), pip, the
-  ``python``/``pip`` links, the standard library precompiled. It is imported under the official
-  name, so ``FROM python:3.12-slim-bookworm`` resolves locally (``--pull=never``).
+  python/pip links, the standard library precompiled. It is imported under the official
+  name, so FROM python:3.12-slim-bookworm resolves locally (--pull=never).
 - Wheels are downloaded on the host for the image's platform and handed to the build through a
-  build-time ``/etc/pip.conf`` (``no-index``, ``find-links``) mounted with ``-v``.
+  build-time /etc/pip.conf (no-index, find-links) mounted with -v.
 
 The base tarball and the wheels are cached under THUMBSTAT_IMAGE_CHECK_CACHE, keyed by their inputs.
 """

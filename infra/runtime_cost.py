@@ -9,14 +9,14 @@ trimmed data the images ship (infra/botocore_models.py).
 
 Level N runs steps 1..N in a new process and reports its VmHWM and VmRSS at the end (a piece's
 memory is the difference between its level and the one before), and the CPU and wall time of
-each step as it ran (``time.process_time``, ``perf_counter``; the interpreter: the CPU it had
-used when the probe began). Each level runs ``--repeat`` times, whole and trimmed data in turn;
+each step as it ran (time.process_time, perf_counter; the interpreter: the CPU it had
+used when the probe began). Each level runs --repeat times, whole and trimmed data in turn;
 memory is the median, a step's time the least of every run that made it (this machine is shared:
 the least is the step's own cost, the rest is waiting). The first calls go over real HTTP to a
 small server in this process answering what each operation expects (AWS_ENDPOINT_URL points at
-it; in an image, through ``--network=host``), with fake credentials.
+it; in an image, through --network=host), with fake credentials.
 
-Not product code and never in an image: the probe is handed to the image's Python as ``-c``.
+Not product code and never in an image: the probe is handed to the image's Python as -c.
 """
 
 from __future__ import annotations

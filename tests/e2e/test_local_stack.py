@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.function_url import NONE
 from devstack.stack import EmbeddedStack, embedded
 from handlers.common import aws
 from handlers.device.sender import ReadingClient
@@ -24,7 +25,9 @@ def function_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(function_log: Path) -> Iterator[EmbeddedStack]:
-    with function_log.open("wb") as sink, embedded(log=sink) as running:
+    # NONE: these tests post unsigned (sign=False) and read with plain urllib; the AWS_IAM
+    # default is tested in test_function_url_auth.py.
+    with function_log.open("wb") as sink, embedded(log=sink, function_url_auth=NONE) as running:
         yield running
 
 

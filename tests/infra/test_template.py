@@ -498,3 +498,10 @@ def test_retention_and_email_parameters_deploy(
         FunctionName=default["outputs"]["IngestFunctionName"]
     )
     assert str(function["Environment"]["Variables"]["RETENTION_DAYS"]) == "0"
+
+
+def test_the_outputs_the_tooling_reads_are_declared(template: dict[str, Any]) -> None:
+    from infra import outputs
+
+    wanted = (outputs.BUCKET, outputs.INDEX_TABLE, outputs.READINGS_TABLE, outputs.UPLOAD_QUEUE)
+    assert set(wanted) <= set(template["Outputs"])

@@ -6,6 +6,7 @@ The ready hook it mounts runs for real, in LocalStack, in the localstack tier (t
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -20,6 +21,7 @@ import yaml
 
 from devstack import resources
 from infra.functions import FUNCTIONS, Function
+from tests.packaging import closure
 from tests.packaging.test_images import stages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,3 +142,55 @@ def test_the_hook_uses_the_aws_cli_with_the_endpoint() -> None:
 def test_compose_mounts_the_generated_hook(compose: dict[str, Any]) -> None:
     mounts = compose["services"]["localstack"]["volumes"]
     assert "./devstack/localstack/ready.sh:/etc/localstack/init/ready.d/thumbstat.sh:ro" in mounts
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """The modules ``path`` imports when it is imported (not inside functions: the router's
+    embedded-stack extras are imported where used, and the compose router never uses them)."""
+    found: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_router_image_copies_exactly_what_the_router_imports(tmp_path: Path) -> None:
+    """The COPY list against the router's own-code import closure, and the router started from a
+    folder holding only the copied files, as in its image."""
+    dockerfile = ROOT / "devstack" / "Dockerfile.router"
+    copied = {
+        source
+        for line in closure.instructions(dockerfile)
+        if line.split()[0] == "COPY" and "requirements/" not in line
+        for source in line.split()[1:-1]
+    }
+    needed, pending = set(), ["devstack.router"]
+    while pending:
+        module = pending.pop()
+        for candidate in (
+            f"{module.replace('.', '/')}.py",
+            f"{module.replace('.', '/')}/__init__.py",
+        ):
+            if (ROOT / candidate).is_file() and candidate not in needed:
+                needed.add(candidate)
+                pending.extend(_module_level_imports(ROOT / candidate))
+        package = module.rpartition(".")[0]
+        if package:
+            pending.append(package)
+    assert copied == needed
+
+    for source in copied:
+        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / source, tmp_path / source)
+    started = subprocess.run(
+        [sys.executable, "-m", "devstack.router", "--help"],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 0, started.stderr
