@@ -15,7 +15,7 @@ in proportion to its memory, one full vCPU at 1,769 MB, so a CPU time t measured
 t * 1769 / M at M MB below that (never less than the wall time measured here), and a peak memory
 over M means out of memory.
 
-Cheapest MemorySetInMB (``cheapest``): among the memory sizes considered (every Lambda size the
+Cheapest MemorySetInMB (cheapest): among the memory sizes considered (every Lambda size the
 peak memory fits in, for the modelled core tables; the sizes measured without an out-of-memory
 death or a rejection, for the end-to-end table), the smallest whose cost per invocation is within
 COST_TOLERANCE (5%) of the least. Below one vCPU a CPU-bound function costs about the same at
@@ -59,7 +59,7 @@ METHOD_ORDER: Final = (
 )
 # What tuned is compared with, in every ratio line.
 PEERS: Final = ("naive", "pillow-thumbnail", "pyvips", "sharp", "rust-image", "floor")
-NOT_CORE: Final = ("renditions", "placeholder")
+NOT_CORE: Final = ("renditions", "placeholder", "crop")
 E2E_SIZE: Final = 128  # the original blog's memory size: the end-to-end table in full
 
 
@@ -656,6 +656,19 @@ def renditions_tables(path: Path) -> str:
             stats = b["stats"]
             out.append(
                 f"| {b['extra_info']['image']} | {stats['median'] * 1000:.2f} "
+                f"({stats['min'] * 1000:.2f}-{stats['max'] * 1000:.2f}) | {stats['rounds']} |"
+            )
+        out.append("")
+    crops = [b for b in benchmarks if str(b["extra_info"].get("method", "")).startswith("crop ")]
+    if crops:
+        out.append("### Crop choice (where a 1200x630 box goes in its cover image)\n")
+        out.append("| image | position | cover | median (min-max) ms | rounds |")
+        out.append("|---|---|---|---|---|")
+        for b in crops:
+            info, stats = b["extra_info"], b["stats"]
+            out.append(
+                f"| {info['image']} | {info['method'].removeprefix('crop ')} | "
+                f"{'x'.join(map(str, info['cover']))} | {stats['median'] * 1000:.2f} "
                 f"({stats['min'] * 1000:.2f}-{stats['max'] * 1000:.2f}) | {stats['rounds']} |"
             )
         out.append("")

@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as clock
@@ -35,8 +34,10 @@ from devstack.runtime import Report
 from devstack.stack import EmbeddedStack, embedded
 from handlers.common import aws
 from handlers.device.sender import ReadingClient
+from handlers.index.settings import ResizeSettings
 from handlers.readings.schema import Reading
-from infra import tables
+from infra import reconcile, tables
+from infra.functions import RESIZE
 
 # Sample uploads: generated photos and screenshots (devstack/samples.py), a key with spaces, and a
 # file that is not an image (it gets a "rejected" row, not a retry loop).
@@ -118,7 +119,9 @@ def post_readings(stack: EmbeddedStack, spool: Path, zone: tzinfo) -> tuple[str,
     today = now.astimezone(zone).date()
     midnight = datetime.combine(today - timedelta(days=1), clock(), zone).astimezone(UTC)
     *backlog, live = simulated_thermostat(midnight, now, zone)
-    client = ReadingClient(stack.function_url, spool_path=spool, sign=False)
+    # Signed, as the thermostat signs: the Function URL checks AWS_IAM auth, and this process
+    # holds the stack's local credentials.
+    client = ReadingClient(stack.function_url, spool_path=spool, sign=True)
     try:
         for reading in backlog:
             client.spool.add(reading)
@@ -243,47 +246,37 @@ def _thumbnails(stack: EmbeddedStack) -> list[str]:
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
-def _named_and_stored(stack: EmbeddedStack) -> tuple[set[str], set[str]]:
-    """The renditions the index rows name, and those under the thumbnail prefix."""
-    pages = (
-        aws.dynamodb()
-        .get_paginator("scan")
-        .paginate(TableName=stack.resources.index_table, ConsistentRead=True)
+def _reconciled(stack: EmbeddedStack) -> reconcile.Report:
+    """``python -m infra.reconcile``'s check, with the settings the stack's resize runs with."""
+    settings = ResizeSettings.from_env(stack.functions[RESIZE.name].environment)
+    return reconcile.check(
+        reconcile.scope_of(settings, stack.resources.bucket), settings.index_table
     )
-    named: set[str] = set()
-    for item in (item for page in pages for item in page["Items"]):
-        listed = item.get("renditions", {}).get("M", {})
-        named.update(entry["M"]["key"]["S"] for entry in listed.values())
-    return named, set(_thumbnails(stack))
-
-
-def _problems(named: set[str], stored: set[str]) -> list[str]:
-    return [f"orphan (no row names it): {key}" for key in sorted(stored - named)] + [
-        f"missing (a row names it): {key}" for key in sorted(named - stored)
-    ]
 
 
 def disagreements(stack: EmbeddedStack) -> list[str]:
-    """Where the bucket and the index disagree: a rendition no index row names (an orphan), or
-    one a row names that is not in the bucket."""
-    return _problems(*_named_and_stored(stack))
+    """Where the bucket, the renditions and the index disagree: one line per finding."""
+    return reconcile.problems(_reconciled(stack))
 
 
 def check_agreement(stack: EmbeddedStack) -> int:
     """Print whether the bucket and the index agree; return how many things disagree."""
-    named, stored = _named_and_stored(stack)
-    problems = _problems(named, stored)
+    report = _reconciled(stack)
+    problems = reconcile.problems(report)
     for line in problems:
         out(f"  {line}")
     if not problems:
-        out(f"  they agree: {len(stored)} renditions, each named by its row")
+        out(f"  they agree: {report.renditions} renditions, each named by its row")
     return len(problems)
 
 
 def show_readings(stack: EmbeddedStack, day: str) -> None:
-    url = f"{stack.function_url}/readings?day={day}&limit=1000"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        page = json.loads(response.read())
+    status, _, data = ReadingClient(stack.function_url, sign=True, timeout=30).get(
+        "/readings", {"day": day, "limit": "1000"}
+    )
+    page = json.loads(data)
+    if status != 200:
+        raise SystemExit(f"GET /readings answered {status}: {page}")
     readings = page["readings"]
     out(f"  GET /readings?day={day}: {len(readings)} readings, oldest and newest:")
     rows = [["record_date", "thermostat_on", "temperature", "thermostat_value"]]
@@ -298,7 +291,7 @@ def _hours(minutes: float) -> str:
 
 
 def show_summaries(stack: EmbeddedStack, days: tuple[str, str], zone: str) -> dict[str, Any]:
-    client = ReadingClient(stack.function_url, sign=False, timeout=30)
+    client = ReadingClient(stack.function_url, sign=True, timeout=30)
     query = {"from": days[0], "to": days[1], "tz": zone}
     status, _, data = client.get("/summary", query)
     answer: dict[str, Any] = json.loads(data)
@@ -326,7 +319,7 @@ def show_summaries(stack: EmbeddedStack, days: tuple[str, str], zone: str) -> di
 
 
 def write_chart(stack: EmbeddedStack, day: str, zone: str, directory: Path) -> Path:
-    client = ReadingClient(stack.function_url, sign=False, timeout=30)
+    client = ReadingClient(stack.function_url, sign=True, timeout=30)
     status, content_type, data = client.get("/chart", {"day": day, "tz": zone})
     if status != 200 or content_type != "image/svg+xml":
         raise SystemExit(f"GET /chart answered {status} {content_type}: {data[:200]!r}")
@@ -375,10 +368,13 @@ The stack stays up until Ctrl-C. Try:
   aws s3 cp my-photo.jpg s3://{bucket}/{SOURCE_PREFIX}my-photo.jpg
   aws s3 ls s3://{bucket}/thumbnails/ --recursive
   aws dynamodb scan --table-name {stack.resources.index_table}
-  python -m handlers.device.client --url {url} --no-sign send --temperature 65.2 --on --setpoint 64
-  curl '{url}/readings?day={day}'
-  curl '{url}/summary?day={day}'
-  python -m handlers.device.client --url {url} --no-sign chart --day {day} --out chart.svg
+  python -m handlers.device.client --url {url} send --temperature 65.2 --on --setpoint 64
+  curl --aws-sigv4 aws:amz:us-east-1:lambda --user thumbstat-local:thumbstat-local \
+       '{url}/readings?day={day}'
+  curl --aws-sigv4 aws:amz:us-east-1:lambda --user thumbstat-local:thumbstat-local \
+       '{url}/summary?day={day}'
+  python -m handlers.device.client --url {url} chart --day {day} --out chart.svg
+(The Function URL checks AWS_IAM auth, as deployed: requests signed with the credentials above.)
 """
 
 

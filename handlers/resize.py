@@ -9,6 +9,11 @@ lease) is reported failed and retried; the rest of the batch goes on. A direct o
 carries one notification: one that is not S3's fails the invocation with ``Unreadable`` saying why
 (before any work), and an AWS error propagates, so Lambda retries it; either way its on-failure
 destination keeps what no retry fixed.
+
+An S3 Batch Operations job ("Invoke AWS Lambda function", handlers.index.batch) invokes it with
+tasks instead: each names a key to render again (handlers.index.rerender), and is answered with
+a result code (``Succeeded``, ``TemporaryFailure``: retried by the job, ``PermanentFailure``) and
+a short result string for the job's completion report.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from functools import cache
 from typing import Any, Final
 
 from handlers.common.logs import get_logger, lambda_context, log_json
-from handlers.index import events, lifecycle, store
+from handlers.index import batch, events, lifecycle, rerender, store
 from handlers.index.events import ObjectEvent, ObjectRemoved, Unreadable
 from handlers.index.outcomes import Outcome, advice
 from handlers.index.settings import ResizeSettings
@@ -46,6 +51,8 @@ def handler(event: Any, context: object = None) -> dict[str, Any] | None:
     attempt = Attempt(str(getattr(context, "aws_request_id", "") or uuid.uuid4()), _end(context))
     if isinstance(event, Mapping) and events.is_sqs(event):
         return {"batchItemFailures": _handle_sqs(event["Records"], attempt)}
+    if isinstance(event, Mapping) and batch.is_batch(event):
+        return _handle_batch(event, attempt)
     try:
         found = [obj for n in events.direct_notifications(event) for obj in events.object_events(n)]
     except Unreadable as exc:
@@ -98,6 +105,61 @@ def _handle_sqs(messages: list[Any], attempt: Attempt) -> list[dict[str, str]]:
     return failures
 
 
+def _handle_batch(event: Mapping[str, Any], attempt: Attempt) -> dict[str, Any]:
+    try:
+        invocation = batch.parse(event)
+    except Unreadable as exc:
+        _unreadable(exc, event)  # no invocationId to answer: the job counts the task failed
+        raise
+    results = [_batch_task(invocation, task, attempt) for task in invocation.tasks]
+    return batch.answer(invocation, results)
+
+
+def _batch_task(
+    invocation: batch.Invocation, task: batch.Task, attempt: Attempt
+) -> batch.TaskResult:
+    """Do one task and log one line saying what became of it; never raises."""
+    line: dict[str, Any] = {"job_id": invocation.job_id, "task_id": task.task_id}
+    line |= {"bucket": task.bucket, "key": task.key, "version_id": task.version_id or None}
+    problem = invocation.problem or task.problem
+    level = logging.INFO
+    if problem:
+        result, level = batch.refused(problem), logging.WARNING
+    elif (skip := _outside(task.key, settings())) is not None:
+        result = batch.done(skip)
+    else:
+        try:
+            done = rerender.rerender(
+                task.bucket,
+                task.key,
+                task.version_id,
+                settings(),
+                attempt.request_id,
+                attempt.until,
+                invocation.force,
+            )
+        except Exception as exc:
+            result = batch.failed(exc)
+            if result.code is batch.ResultCode.PERMANENT_FAILURE:
+                logger.exception("batch task %s failed", task.task_id)
+        else:
+            line |= {"outcome": done.outcome, "ms": dict(done.ms), **done.facts}
+            result = batch.done(done.outcome, _detail(done))
+            level = logging.WARNING if done.outcome is Outcome.REJECTED else level
+    log_json(logger, level, "batch-task", **line, result=result.code, result_string=result.text)
+    return result
+
+
+def _detail(result: lifecycle.Result) -> str:
+    """What the report shows next to the outcome: why a file was rejected, which version a task
+    named that is not current."""
+    if result.outcome is Outcome.REJECTED:
+        return str(result.facts.get("reason", ""))
+    if result.outcome is Outcome.SKIPPED_NONCURRENT:
+        return f"version {result.facts.get('version_id')} is not current"
+    return ""
+
+
 def _unreadable(exc: Exception, what: object, message_id: str | None = None) -> None:
     log_json(
         logger,
@@ -145,10 +207,17 @@ def _line(obj: ObjectEvent, result: lifecycle.Result) -> dict[str, Any]:
 
 def _guard(obj: ObjectEvent, config: ResizeSettings) -> Outcome | None:
     """Why this event is none of ours, or None."""
-    if obj.key.startswith(config.thumbnail_prefix):
-        return Outcome.SKIPPED_THUMBNAIL_PREFIX  # our own output: processing it would loop forever
-    if not obj.key.startswith(config.source_prefix) or obj.key.endswith("/"):
-        return Outcome.SKIPPED_OUTSIDE_SOURCE_PREFIX
+    if (outside := _outside(obj.key, config)) is not None:
+        return outside
     if store.is_stale(config.index_table, obj):
         return Outcome.SKIPPED_STALE
+    return None
+
+
+def _outside(key: str, config: ResizeSettings) -> Outcome | None:
+    """Why this key is none of ours to render, or None."""
+    if key.startswith(config.thumbnail_prefix):
+        return Outcome.SKIPPED_THUMBNAIL_PREFIX  # our own output: processing it would loop forever
+    if not key.startswith(config.source_prefix) or key.endswith("/"):
+        return Outcome.SKIPPED_OUTSIDE_SOURCE_PREFIX
     return None

@@ -5,13 +5,19 @@ embedding the core import only these names.
 """
 
 from handlers.common.errors import ImageRejected, RejectReason
+from handlers.imaging.crop import Focus, InvalidFocus, Rect
 from handlers.imaging.pipeline import Rendition, Renditions, make_renditions
-from handlers.imaging.renditions import OutputFormat, RenditionSpec, parse
+from handlers.imaging.renditions import Box, OutputFormat, Position, RenditionSpec, parse
 from handlers.imaging.sizing import dc_scale_serves, fit_within
 
 __all__ = [
+    "Box",
+    "Focus",
     "ImageRejected",
+    "InvalidFocus",
     "OutputFormat",
+    "Position",
+    "Rect",
     "RejectReason",
     "Rendition",
     "RenditionSpec",

@@ -28,3 +28,14 @@ transform built from it."""
 
 ICC_COPIES: Final = 3
 """Copies of an ICC profile's size the decode holds (see MAX_ICC_BYTES)."""
+
+ENCODER_BYTES: Final = {
+    "JPEG": (1 * 2**20, 4),
+    "PNG": (2 * 2**20, 2),
+    "WEBP": (6 * 2**20, 7),
+    "AVIF": (10 * 2**20, 26),
+}
+"""What each encoder allocates for one rendition, as (fixed bytes, bytes a pixel): measured at
+the settings handlers.imaging.encode uses on photos of 0.1 to 3.8 MP (peak RSS over the image
+being encoded; libavif's AV1 encoder takes 103 MB for 2400x1600). The encoders run one at a
+time, so the largest rendition's encoder is reserved out of the decode budget."""

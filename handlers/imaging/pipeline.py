@@ -19,43 +19,57 @@ steps (each a function below, given what the earlier ones made and returning wha
    - an 8-bit PNG or a lossy WebP: libvips decodes it as a stream, resampled to the base;
 
 4. ``_base``: the one image colour and orientation are applied to (handlers.imaging.resample):
-   the largest rendition, made by ``Image.reduce()`` by the largest integer factor that keeps the
-   image at least ``RESAMPLE_GAP`` times the target (a fast box filter) and a LANCZOS resample to
-   the exact size; or, when a smaller rendition could not be made from it, the reduced decode;
+   the largest rendition (a box rendition counts as the image it is cropped from, its cover
+   size: handlers.imaging.sizing), made by ``Image.reduce()`` by the largest integer factor that
+   keeps the image at least ``RESAMPLE_GAP`` times the target (a fast box filter) and a LANCZOS
+   resample to the exact size; or, when a smaller rendition could not be made from it, the
+   reduced decode;
 5. ``_colour``: CMYK, ICC and HEIF nclx to sRGB (handlers.imaging.colour), once, on the base;
 6. ``_orient``: the EXIF orientation applied once, to the base; an all-opaque alpha dropped;
 7. ``resample.chain``: each smaller rendition resampled from the smallest image already made
    that is at least ``RESAMPLE_GAP`` times its size;
-8. ``_encode_all``: every rendition encoded (handlers.imaging.encode), each size and format once;
-9. the placeholder computed from the smallest (handlers.imaging.placeholder).
+8. ``_crop_all``: each box rendition cut from its cover image, upright, where the uploader's
+   focal point or the spec's position puts it (handlers.imaging.crop), with the rectangle in
+   the upright source's pixels;
+9. ``_encode_all``: every rendition encoded (handlers.imaging.encode), each size and format once;
+10. the placeholder computed from the smallest image made (handlers.imaging.placeholder).
+
+The sizes are planned twice: before the decode for whichever orientation the file turns out to
+have (a JPEG's is read from its header, so its plan is exact), and after it for the orientation
+read, so the base and the chain make each box's cover image at its exact size.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Final
 
 from PIL import Image
 
 from handlers.common.errors import ImageRejected, RejectReason
 from handlers.imaging import budget as decode_budget
-from handlers.imaging import decode, progressive, resample
+from handlers.imaging import crop, decode, progressive, resample
 from handlers.imaging.colour import drop_opaque_alpha, to_srgb
-from handlers.imaging.decode import READABLE_FORMATS, Decoded, _load_isobmff_plugins
+from handlers.imaging.crop import Focus, Rect
+from handlers.imaging.decode import READABLE_FORMATS, Decoded, _load_isobmff_plugins, _orientation
 from handlers.imaging.encode import encode, output_format
 from handlers.imaging.limits import BUDGET_BYTES_PER_PIXEL, DEFAULT_MAX_PIXELS
 from handlers.imaging.placeholder import Placeholder, compute_placeholder
-from handlers.imaging.renditions import CONTENT_TYPE, RenditionSpec
+from handlers.imaging.renditions import CONTENT_TYPE, Box, RenditionSpec, encoder_bytes
 from handlers.imaging.renditions import DEFAULT as DEFAULT_RENDITIONS
 from handlers.imaging.sizing import (
     Size,
     _draft_request,
     base_size,
+    box_size,
+    cover_size,
     dc_scale_serves,
     fit_within,
+    largest_side,
     rendition_sizes,
+    upright,
 )
 
 __all__ = [
@@ -79,7 +93,6 @@ _ORIENTATION: Final = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_TRANSPOSING: Final = 5  # orientations 5 to 8 swap width and height
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,8 @@ class Rendition:
     format: str  # "JPEG", "PNG", "WEBP" or "AVIF"
     content_type: str
     encode_ms: float = 0.0
+    # A box rendition's crop, in the pixels of the source as displayed (after EXIF orientation).
+    crop: Rect | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,8 @@ class Renditions:
     source_width: int
     source_height: int
     placeholder: Placeholder | None = None  # from the smallest rendition
-    decode_ms: float = 0.0  # open, decode, resize and colour
+    decode_ms: float = 0.0  # open, decode, resize, colour and crop
+    crop_ms: float = 0.0  # choosing and cutting the box renditions' crops (part of decode_ms)
     encode_ms: float = 0.0  # every encode, and the placeholder
     dc_prefix: bool = False  # a progressive JPEG decoded from its DC scans alone (dc_prefix())
     bytes_decoded: int = 0  # of the input: all of it, or the DC scans' prefix
@@ -119,6 +135,7 @@ def make_renditions(
     quality: int = 85,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     placeholder: bool = True,
+    focus: Focus | None = None,
 ) -> Renditions:
     """Every rendition ``specs`` ask for, from one decode. Each rendition's longer side is its
     size, never upscaled: a size over the source's is made at the source's size.
@@ -128,18 +145,22 @@ def make_renditions(
     converted to sRGB, except grey images, which keep their ICC profile where the format can carry
     it. ``max_pixels`` is the budget: at most that many decoded pixels, and the decode's estimated
     peak (handlers.imaging.budget) within ``max_pixels * BUDGET_BYTES_PER_PIXEL`` bytes.
-    Raises ImageRejected for input that no retry will fix.
+    Box renditions are cropped around ``focus`` when given (the uploader's focal point), else
+    where their position says. Raises ImageRejected for input that no retry will fix.
     """
     _check_arguments(data, specs, quality)
     started = time.perf_counter()
     source = _read(data, specs)
     header = _refuse(source, specs, max_pixels)
     plan, decoded = _decode(source, header, specs, max_pixels)
+    plan = replace(plan, sizes=rendition_sizes(plan.source_size, specs, decoded.orientation))
     coloured, icc = _colour(_base(decoded, plan), decoded.icc)
-    upright, sizes = _orient(coloured, decoded.orientation, plan.sizes)
-    pixels = resample.chain(upright, sizes, plan.large_resample)
+    oriented, sizes = _orient(coloured, decoded.orientation, plan.sizes)
+    pixels = resample.chain(oriented, sizes, plan.large_resample)
+    cropping = time.perf_counter()
+    crops = _crop_all(pixels, specs, upright(plan.source_size, decoded.orientation), focus)
     decoded_at = time.perf_counter()
-    made = _encode_all(pixels, specs, plan.source_size, decoded.orientation, quality, icc)
+    made = _encode_all(pixels, specs, plan.source_size, decoded.orientation, quality, icc, crops)
     hint = compute_placeholder(pixels[sizes[-1]]) if placeholder else None
     return Renditions(
         renditions=made,
@@ -148,6 +169,7 @@ def make_renditions(
         source_height=plan.source_size[1],
         placeholder=hint,
         decode_ms=(decoded_at - started) * 1000,
+        crop_ms=(decoded_at - cropping) * 1000,
         encode_ms=(time.perf_counter() - decoded_at) * 1000,
         dc_prefix=source.prefix is not None,
         bytes_decoded=source.bytes_decoded,
@@ -170,7 +192,8 @@ class _Plan:
 
     source_format: str
     source_size: Size
-    sizes: list[Size]  # every rendition's, largest first, each once
+    sizes: list[Size]  # every rendition's, largest first, each once (for either orientation
+    # when it is not known before the decode)
     large_resample: bool  # libvips may resample megapixels: its copy fits beside the decode
 
 
@@ -198,13 +221,13 @@ def _refuse(
 ) -> tuple[str, Size] | None:
     """ImageRejected when the decode would not fit the budget, else the format and size the
     budget's header walk read (None: no format reads the file). A streamed decode only ever
-    holds the base, so the budget prices that."""
-    max_size = max(spec.size for spec in specs)
+    holds the base, so the budget prices that. The largest rendition's encoder is reserved out of
+    the budget (the base is still held while it runs)."""
     estimate = decode_budget.check(
         source.data,
         READABLE_FORMATS,
-        budget=max_pixels * BUDGET_BYTES_PER_PIXEL,
-        draft=lambda size: _draft_request(size, max_size),
+        budget=max_pixels * BUDGET_BYTES_PER_PIXEL - encoder_bytes(specs),
+        draft=lambda size: _draft_request(size, largest_side(size, specs)),
         held=(lambda size: base_size(size, rendition_sizes(size, specs)))
         if source.streamed
         else None,
@@ -249,16 +272,20 @@ def _decode_with_pillow(
     source = decode.open_image(data)
     source_format, source_size = str(source.format), source.size
     decode_budget.refuse_degenerate(source_size, source_format)  # as Pillow reads the header
-    request = _draft_request(source_size, max(spec.size for spec in specs))
-    if source_format in ("JPEG", "MPO") and request:
+    request = _draft_request(source_size, largest_side(source_size, specs))
+    jpeg = source_format in ("JPEG", "MPO")
+    if jpeg and request:
         source.draft(None, request)
+    # A JPEG's orientation is in its header (APP1), read already: its plan is exact.
+    orientation = _orientation(source) if jpeg else None
     decoded = source.width * source.height
     if decoded > max_pixels:
         raise decode.too_large(source_size, source_format, decoded, max_pixels)
     # libvips' resample costs a copy of the decoded image: only where it fits beside the decode,
     # within half the budget (a large rendition of a photo, not a hostile edge).
     large_resample = decoded <= max_pixels // 2
-    plan = _Plan(source_format, source_size, rendition_sizes(source_size, specs), large_resample)
+    sizes = rendition_sizes(source_size, specs, orientation)
+    plan = _Plan(source_format, source_size, sizes, large_resample)
     if large_resample and decode.suits_vips_jpeg(source):
         return plan, decode.load_jpeg_with_vips(source, source_size, data, plan.sizes)
     return plan, decode.load(source)
@@ -285,9 +312,27 @@ def _orient(im: Image.Image, orientation: int, sizes: list[Size]) -> tuple[Image
     upright too."""
     if orientation in _ORIENTATION:
         im = im.transpose(_ORIENTATION[orientation])
-    if orientation >= _TRANSPOSING:
-        sizes = [(height, width) for width, height in sizes]
-    return drop_opaque_alpha(im), sizes
+    return drop_opaque_alpha(im), [upright(size, orientation) for size in sizes]
+
+
+def _crop_all(
+    pixels: dict[Size, Image.Image],
+    specs: Sequence[RenditionSpec],
+    source: Size,
+    focus: Focus | None,
+) -> dict[Box, tuple[Image.Image, Rect]]:
+    """Each box rendition's pixels, cut from its cover image (in ``pixels``, every upright size
+    made), and its rectangle in the upright ``source``'s pixels."""
+    crops: dict[Box, tuple[Image.Image, Rect]] = {}
+    for spec in specs:
+        box = spec.box
+        if box is None or box in crops:
+            continue
+        cover = pixels[cover_size(source, box.size)]
+        with decode.refusing():
+            rect = crop.choose(cover, box_size(source, box.size), box.position, focus)
+            crops[box] = cover.crop(rect.box), crop.to_source(rect, cover.size, source)
+    return crops
 
 
 def _encode_all(
@@ -297,29 +342,35 @@ def _encode_all(
     orientation: int,
     quality: int,
     icc: bytes | None,
+    crops: Mapping[Box, tuple[Image.Image, Rect]] | None = None,
 ) -> tuple[Rendition, ...]:
-    """Each spec's rendition, from ``pixels`` (every upright size); a size over the source's
-    repeats another, whose bytes are encoded once."""
+    """Each spec's rendition, from ``pixels`` (every upright size) or, for a box, its crop; a
+    size over the source's repeats another, whose bytes are encoded once."""
     made: list[Rendition] = []
-    encoded: dict[tuple[Size, str], bytes] = {}
+    encoded: dict[tuple[Size | Box, str], bytes] = {}
     for spec in specs:
-        size = fit_within(source_size, spec.size)
-        if orientation >= _TRANSPOSING:
-            size = (size[1], size[0])
-        im = pixels[size]
+        rect: Rect | None = None
+        key: Size | Box
+        if spec.box is None:
+            key = upright(fit_within(source_size, spec.size), orientation)
+            im = pixels[key]
+        else:
+            key = spec.box
+            im, rect = (crops or {})[key]
         out_format = output_format(spec.format, im)
         began = time.perf_counter()
-        if (size, out_format) not in encoded:
-            encoded[size, out_format] = encode(im, out_format, quality, icc)
+        if (key, out_format) not in encoded:
+            encoded[key, out_format] = encode(im, out_format, quality, icc)
         made.append(
             Rendition(
                 spec=spec,
-                data=encoded[size, out_format],
+                data=encoded[key, out_format],
                 width=im.width,
                 height=im.height,
                 format=out_format,
                 content_type=CONTENT_TYPE[out_format],
                 encode_ms=(time.perf_counter() - began) * 1000,
+                crop=rect,
             )
         )
     return tuple(made)

@@ -2,7 +2,9 @@
 ``reduce()`` boxes by. Pure arithmetic on sizes, no pixels.
 
 Sizes are ``(width, height)``. ``sizes`` lists are every rendition's size, largest first, each
-once (``rendition_sizes``).
+once (``rendition_sizes``); a box rendition's is the size of the image it is cropped from (its
+``cover_size``), in the stored frame: for EXIF orientations 5 to 8 the box is fitted to the
+upright image and the size turned back.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ Size = tuple[int, int]
 # The decoded image is kept at least this many times the target before the final LANCZOS
 # resample; below 2 the box-filtered reduce() steps start to show as aliasing.
 RESAMPLE_GAP: Final = 2
+
+# EXIF orientations from this one on (5 to 8) swap width and height.
+TRANSPOSING: Final = 5
 
 # The same for each DCT scale draft() can decode at. At 1/2 libjpeg-turbo inverts the 4x4
 # lowest frequencies, a good low-pass already: 1.25x leaves the pixels 49-50 dB from a full
@@ -50,9 +55,63 @@ def _round_aspect(number: float, key: Callable[[int], float]) -> int:
     return max(min(math.floor(number), math.ceil(number), key=key), 1)
 
 
-def rendition_sizes(size: Size, specs: Sequence[RenditionSpec]) -> list[Size]:
+def upright(size: Size, orientation: int) -> Size:
+    """``size`` as displayed under the EXIF ``orientation`` (5 to 8 swap the sides)."""
+    return (size[1], size[0]) if orientation >= TRANSPOSING else size
+
+
+def cover_size(size: Size, box: Size) -> Size:
+    """The image a ``box`` rendition of an upright ``size`` source is cropped from: the source
+    scaled, aspect kept, until each side is at least the box's; the source itself where it
+    cannot cover the box (never upscaled)."""
+    width, height = size
+    if box[0] > width or box[1] > height:
+        return size
+    # The side the box binds is the box's exactly; the other is rounded to the nearest pixel,
+    # never below the box's (integer arithmetic: 4000x3000 into 400x300 is 400x300, not 401x301).
+    if box[0] * height >= box[1] * width:
+        return box[0], max(box[1], _nearest(height * box[0], width))
+    return max(box[0], _nearest(width * box[1], height)), box[1]
+
+
+def _nearest(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded to the nearest whole number (halves up)."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def box_size(size: Size, box: Size) -> Size:
+    """A box rendition's size for an upright ``size`` source: the box; where the source cannot
+    cover it, the largest rectangle of the box's shape within the source (never upscaled)."""
+    width, height = size
+    if box[0] <= width and box[1] <= height:
+        return box
+    if box[0] * height >= box[1] * width:  # the box is wider than the source: the width binds
+        return width, max(1, round(width * box[1] / box[0]))
+    return max(1, round(height * box[0] / box[1])), height
+
+
+def planned_size(size: Size, spec: RenditionSpec, orientation: int | None = None) -> Size:
+    """The size in the stored frame the rendition ``spec`` is made from, for a ``size`` source:
+    the rendition itself, or a box's ``cover_size``. ``orientation`` None (not read yet): the
+    larger of the two a box could need, so a decode planned before it is read serves both."""
+    if spec.box is None:
+        return fit_within(size, spec.size)
+    if orientation is None:
+        return max(planned_size(size, spec, 1), planned_size(size, spec, TRANSPOSING))
+    return upright(cover_size(upright(size, orientation), spec.box.size), orientation)
+
+
+def rendition_sizes(
+    size: Size, specs: Sequence[RenditionSpec], orientation: int | None = None
+) -> list[Size]:
     """Every rendition's size for a source of ``size``, largest first, each once."""
-    return sorted({fit_within(size, spec.size) for spec in specs}, reverse=True)
+    return sorted({planned_size(size, spec, orientation) for spec in specs}, reverse=True)
+
+
+def largest_side(size: Size, specs: Sequence[RenditionSpec]) -> int:
+    """The longer side of the largest image ``specs`` need from a ``size`` source, whatever its
+    orientation: what the decode is planned for."""
+    return max(max(planned) for planned in rendition_sizes(size, specs))
 
 
 def _draft_request(size: Size, max_size: int) -> Size | None:
@@ -74,7 +133,7 @@ def dc_scale_serves(size: Size, specs: Sequence[RenditionSpec]) -> bool:
     """True when draft() will decode a ``size`` JPEG at 1/8 scale for ``specs``: the 1/8-scale
     image is then at least ``RESAMPLE_GAP`` times every rendition (orientation swaps both sides
     of both, so it changes nothing here)."""
-    request = _draft_request(size, max(spec.size for spec in specs))
+    request = _draft_request(size, largest_side(size, specs))
     return request is not None and min(size[0] // request[0], size[1] // request[1]) >= 8
 
 

@@ -1,7 +1,9 @@
 """Where each rendition of an upload goes in the bucket.
 
-``THUMBNAIL_PREFIX + SIZE + "/" + <the source key below SOURCE_PREFIX> + "." + EXT``, e.g.
-``uploads/holiday/beach.jpg`` -> ``thumbnails/200/holiday/beach.jpg.webp``. The source's own name
+``THUMBNAIL_PREFIX + FOLDER + "/" + <the source key below SOURCE_PREFIX> + "." + EXT``, e.g.
+``uploads/holiday/beach.jpg`` -> ``thumbnails/200/holiday/beach.jpg.webp``. FOLDER is the spec's
+size folder (``RenditionSpec.folder``): the longer side, ``200``, or a box, ``400x400``
+(``thumbnails/400x400/holiday/beach.jpg.webp``). The source's own name
 is kept whole, extension included, so ``x.png`` and ``x.jpg`` never share a thumbnail; the size
 folder and the fixed extension are taken off unambiguously, so two source keys (or two
 renditions of one) never map to the same key. A key over S3's 1,024 UTF-8 bytes is not
@@ -30,11 +32,16 @@ class KeyTooLong(ValueError):
 
 
 def rendition_key(
-    source_key: str, source_prefix: str, thumbnail_prefix: str, size: int, pillow_format: str
+    source_key: str,
+    source_prefix: str,
+    thumbnail_prefix: str,
+    folder: str | int,
+    pillow_format: str,
 ) -> str:
-    """The key of one rendition (see the module docstring). Raises KeyTooLong."""
+    """The key of one rendition (see the module docstring); ``folder`` is its size folder, a
+    size (``200``) or a box (``"400x400"``). Raises KeyTooLong."""
     below = source_key[len(source_prefix) :] if source_key.startswith(source_prefix) else source_key
-    key = f"{thumbnail_prefix}{size}/{below}.{EXTENSION[pillow_format]}"
+    key = f"{thumbnail_prefix}{folder}/{below}.{EXTENSION[pillow_format]}"
     if len(key.encode()) > MAX_KEY_BYTES:
         raise KeyTooLong(key)
     return key

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handlers.common.errors import ImageRejected, RejectReason
-from handlers.imaging import make_renditions
+from handlers.imaging import Focus, InvalidFocus, make_renditions
 from handlers.imaging.renditions import PILLOW_FORMAT, OutputFormat
 from handlers.index import objects, store
 from handlers.index.events import ObjectCreated, ObjectEvent, ObjectRemoved
@@ -64,9 +64,10 @@ class _PhaseTimer:
             self.add(phase, (time.perf_counter() - started) * 1000)
 
 
-def key_of(key: str, config: ResizeSettings, size: int, out_format: str) -> str:
-    """Where one rendition of ``key`` goes (handlers.index.keys). Raises KeyTooLong."""
-    return rendition_key(key, config.source_prefix, config.thumbnail_prefix, size, out_format)
+def key_of(key: str, config: ResizeSettings, folder: str | int, out_format: str) -> str:
+    """Where one rendition of ``key`` goes, by its size folder (``RenditionSpec.folder``: ``200``,
+    ``400x400``; handlers.index.keys). Raises KeyTooLong."""
+    return rendition_key(key, config.source_prefix, config.thumbnail_prefix, folder, out_format)
 
 
 def check_keys(key: str, config: ResizeSettings) -> None:
@@ -76,7 +77,18 @@ def check_keys(key: str, config: ResizeSettings) -> None:
             ("JPEG", "PNG") if spec.format is OutputFormat.AUTO else (PILLOW_FORMAT[spec.format],)
         )
         for out_format in formats:
-            key_of(key, config, spec.size, out_format)
+            key_of(key, config, spec.folder, out_format)
+
+
+def _focus(text: str | None) -> tuple[Focus | None, dict[str, str]]:
+    """The uploader's focal point (object metadata ``focus``), or None; one that does not parse
+    is ignored, never a rejection, and said in the log line's facts."""
+    if text is None:
+        return None, {}
+    try:
+        return Focus.parse(text), {}
+    except InvalidFocus as exc:
+        return None, {"warning": f"{exc}: ignored"}
 
 
 def _refusal(obj: ObjectCreated, config: ResizeSettings) -> ImageRejected | None:
@@ -93,30 +105,42 @@ def _refusal(obj: ObjectCreated, config: ResizeSettings) -> ImageRejected | None
     return None
 
 
-def create(obj: ObjectCreated, config: ResizeSettings, owner: str, until: float) -> Result:
+def create(
+    obj: ObjectCreated,
+    config: ResizeSettings,
+    owner: str,
+    until: float,
+    as_read: store.Snapshot | None = None,
+) -> Result:
     """Render, upload and index one created object, holding the row's lease (as ``owner``:
     ``store.owner_of``) until ``until`` (an epoch second: when the invocation ends) for the
-    writes."""
+    writes. ``as_read``: the row as a caller without a sequencer of its own read it (an S3 Batch
+    Operations task, handlers.index.rerender): nothing is written unless it is unchanged."""
     timer = _PhaseTimer()
     refusal = _refusal(obj, config)
     if refusal is not None:
-        return _rejected(obj, config, refusal, {"bytes_in": obj.size}, timer, owner, until)
+        return _rejected(obj, config, refusal, {"bytes_in": obj.size}, timer, owner, until, as_read)
     with timer("download"):
         downloaded = objects.download(obj, config.renditions)
     if downloaded is None:
         return Result(Outcome.SKIPPED_CHANGED_OR_DELETED, {"bytes_in": obj.size}, timer.phases)
-    data, size = downloaded
-    read = {"bytes_in": size, "bytes_read": len(data)}
+    data, size, focus_text = downloaded
+    focus, focus_warning = _focus(focus_text)
+    read = {"bytes_in": size, "bytes_read": len(data), **focus_warning}
     try:
         made = make_renditions(
-            data, config.renditions, quality=config.jpeg_quality, max_pixels=config.max_pixels
+            data,
+            config.renditions,
+            quality=config.jpeg_quality,
+            max_pixels=config.max_pixels,
+            focus=focus,
         )
     except ImageRejected as rejection:
-        return _rejected(obj, config, rejection, read, timer, owner, until)
+        return _rejected(obj, config, rejection, read, timer, owner, until, as_read)
     timer.add("decode_resize", made.decode_ms)
     timer.add("encode", made.encode_ms)
     bucket = config.thumbnail_bucket or obj.bucket
-    keys = [key_of(obj.key, config, r.spec.size, r.format) for r in made.renditions]
+    keys = [key_of(obj.key, config, r.spec.folder, r.format) for r in made.renditions]
     facts = {
         **read,
         "bytes_decoded": made.bytes_decoded,
@@ -126,7 +150,7 @@ def create(obj: ObjectCreated, config: ResizeSettings, owner: str, until: float)
         "renditions": len(keys),
     }
     with timer("index"):
-        lease = store.acquire(config.index_table, obj, owner, until, keys)
+        lease = store.acquire(config.index_table, obj, owner, until, keys, as_read)
     if lease is None:
         return Result(Outcome.SKIPPED_STALE, facts, timer.phases)
     with _holding(config, obj, lease):
@@ -204,11 +228,12 @@ def _rejected(
     timer: _PhaseTimer,
     owner: str,
     until: float,
+    as_read: store.Snapshot | None = None,
 ) -> Result:
     """Index the rejection under the lease; an earlier version's renditions go with it."""
     reasons = {**facts, "reason": rejection.reason, "detail": rejection.detail}
     with timer("index"):
-        lease = store.acquire(config.index_table, obj, owner, until)
+        lease = store.acquire(config.index_table, obj, owner, until, as_read=as_read)
     if lease is None:
         return Result(Outcome.SKIPPED_STALE, reasons, timer.phases)
     with _holding(config, obj, lease):

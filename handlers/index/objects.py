@@ -7,9 +7,9 @@ endpoints without conditional deletes. The protocol that orders them is
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, overload
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
@@ -37,6 +37,9 @@ _NOT_IMPLEMENTED: Final = ("NotImplemented", "501")
 # The download is read in chunks of this size while its head is scanned, so a progressive JPEG's
 # download stops at most this far past the end of its DC scans (handlers.imaging.progressive).
 DOWNLOAD_CHUNK: Final = 16 * 1024
+# From this size an object read to its end is read again whole rather than joined to its head
+# (see ``read``): one more GET, against holding the object twice (+40 MB for 40 MB, measured).
+REFETCH_FROM: Final = 4 * 2**20
 
 
 def upload(
@@ -152,9 +155,20 @@ _ACCESS_DENIED_HINT: Final = (
 )
 
 
-def download(obj: ObjectCreated, specs: Sequence[RenditionSpec]) -> tuple[bytes, int] | None:
-    """The object's bytes (all of them, or the head that is all ``specs`` need: see ``read``)
-    and its size, or None when it changed (newer event coming) or was deleted.
+# The user metadata naming the uploader's focal point for box renditions (x-amz-meta-focus: x,y).
+FOCUS_METADATA: Final = "focus"
+
+
+class Downloaded(NamedTuple):
+    data: bytes
+    size: int  # of the whole object
+    focus: str | None  # its FOCUS_METADATA, unparsed (handlers.imaging.Focus reads it)
+
+
+def download(obj: ObjectCreated, specs: Sequence[RenditionSpec]) -> Downloaded | None:
+    """The object's bytes (all of them, or the head that is all ``specs`` need: see ``read``),
+    its size and its focal point metadata, or None when it changed (newer event coming) or was
+    deleted.
 
     Deleted reads as 403 AccessDenied to the deployed role, as S3 will not tell a role that may
     not list the bucket whether a key exists. Retrying would fail five times and park the
@@ -164,8 +178,28 @@ def download(obj: ObjectCreated, specs: Sequence[RenditionSpec]) -> tuple[bytes,
     request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
     if obj.etag:
         request["IfMatch"] = obj.etag  # thumbnail exactly the version this event announces
+    response = _get(obj, request)
+    if response is None:
+        return None
+    size = int(response.get("ContentLength", 0))
+    # A second read, if one is needed, is of exactly the bytes the first one began.
+    pinned = {**request, "IfMatch": response["ETag"]} if response.get("ETag") else request
+
+    def whole() -> bytes | None:
+        again = _get(obj, pinned)
+        return None if again is None else again["Body"].read()
+
+    data = read(response["Body"], specs, whole if size >= REFETCH_FROM else None)
+    if data is None:
+        return None  # it changed between the two reads: the newer version's event follows
+    focus = response.get("Metadata", {}).get(FOCUS_METADATA)
+    return Downloaded(data, size or len(data), focus)
+
+
+def _get(obj: ObjectCreated, request: Mapping[str, Any]) -> Any | None:
+    """GetObject's answer, or None when the object is not that version or not there."""
     try:
-        response = aws.s3().get_object(**request)
+        return aws.s3().get_object(**request)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "NoSuchKey", "412"):
@@ -181,8 +215,6 @@ def download(obj: ObjectCreated, specs: Sequence[RenditionSpec]) -> tuple[bytes,
             )
             return None
         raise
-    data = read(response["Body"], specs)
-    return data, int(response.get("ContentLength", len(data)))
 
 
 class _Body(Protocol):
@@ -193,12 +225,29 @@ class _Body(Protocol):
     def close(self) -> None: ...
 
 
-def read(body: _Body, specs: Sequence[RenditionSpec]) -> bytes:
+@overload
+def read(body: _Body, specs: Sequence[RenditionSpec]) -> bytes: ...
+
+
+@overload
+def read(
+    body: _Body, specs: Sequence[RenditionSpec], whole: Callable[[], bytes | None] | None
+) -> bytes | None: ...
+
+
+def read(
+    body: _Body, specs: Sequence[RenditionSpec], whole: Callable[[], bytes | None] | None = None
+) -> bytes | None:
     """Read a GetObject body, scanning its head as it arrives: a progressive JPEG whose
     renditions all come from a 1/8-scale decode is read only up to the end of its DC scans
     (``make_renditions`` then decodes exactly that prefix); anything else is read to the end,
-    the scan having stopped at the frame header or the first scan that disqualifies it. One
-    request either way; a body left unread is closed (its connection dropped, not pooled)."""
+    the scan having stopped at the frame header or the first scan that disqualifies it. A body
+    left unread is closed (its connection dropped, not pooled).
+
+    Joining the rest of the body to the head already read holds the object twice at the join.
+    Given ``whole`` (a large object), the body is closed instead and ``whole`` reads the object
+    again in one read, into one buffer: one more request, the object held once. Its None (the
+    object changed in between) is returned as is."""
     scanner = progressive.PrefixScanner(lambda frame: dc_scale_serves(frame.size, specs))
     head = bytearray()
     while chunk := body.read(DOWNLOAD_CHUNK):
@@ -208,5 +257,9 @@ def read(body: _Body, specs: Sequence[RenditionSpec]) -> bytes:
             body.close()
             return bytes(head)
         if status is progressive.Status.INELIGIBLE:
+            if whole is not None:
+                body.close()
+                del head
+                return whole()
             return b"".join((head, body.read()))
     return bytes(head)

@@ -19,6 +19,10 @@ class Outcome(StrEnum):
     # A removal took a version that was not current (or a delete marker whose version was
     # indexed): the row already shows what is current.
     SKIPPED_NONCURRENT = "skipped-noncurrent"
+    # An S3 Batch Operations task (handlers.index.rerender) found the row already showing the
+    # current object with the configured renditions; or found no object at the key.
+    SKIPPED_UP_TO_DATE = "skipped-up-to-date"
+    SKIPPED_MISSING = "skipped-missing"
 
 
 # The row's status while the first event of a key renders it (its lease is held): the row names

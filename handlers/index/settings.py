@@ -105,6 +105,33 @@ def _renditions(env: Mapping[str, str]) -> tuple[RenditionSpec, ...]:
         ) from None
 
 
+def _cache_control(env: Mapping[str, str], default: str) -> str:
+    """THUMBNAIL_CACHE_CONTROL as sent in each rendition's PutObject: an HTTP header value, so
+    printable ASCII on one line (anything else would fail every upload, not the cold start)."""
+    value = env.get(THUMBNAIL_CACHE_CONTROL, "").strip()
+    if not value:
+        return default
+    if not all(" " <= char <= "~" for char in value):
+        raise ConfigError(
+            f"{THUMBNAIL_CACHE_CONTROL}={value!r}: a Cache-Control header value is printable "
+            "ASCII on one line, e.g. public, max-age=86400"
+        )
+    return value
+
+
+def _refuse_unencodable(settings: ResizeSettings) -> None:
+    """ConfigError when the largest rendition's encoder alone would take the whole decode budget
+    (an AVIF of 1,200 px at 128 MB): every image would then be refused as too large."""
+    encoder = renditions.encoder_bytes(settings.renditions)
+    budget = settings.max_pixels * BUDGET_BYTES_PER_PIXEL
+    if encoder >= budget:
+        raise ConfigError(
+            f"{RENDITIONS}: encoding its largest rendition takes about {encoder / 2**20:.0f} MB, "
+            f"the whole of the decode budget ({budget / 2**20:.0f} MB at this memory size): "
+            "give the function more memory, or make the AVIF and WebP renditions smaller"
+        )
+
+
 @dataclass(frozen=True)
 class ResizeSettings:
     source_prefix: str = "uploads/"
@@ -114,6 +141,8 @@ class ResizeSettings:
     index_table: str = str(IMAGE_INDEX["TableName"])
     max_input_bytes: int = _DEFAULT_MAX_INPUT_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    # Every rendition's Cache-Control: a day, as a re-upload of a key replaces its renditions'
+    # bytes under the same keys (``immutable`` only suits buckets whose keys never change).
     cache_control: str = "public, max-age=86400"
     # What each upload gets; the first is the default rendition (the row's thumbnail-path).
     renditions: tuple[RenditionSpec, ...] = renditions.DEFAULT
@@ -129,7 +158,7 @@ class ResizeSettings:
             index_table=env.get(INDEX_TABLE) or cls.index_table,
             max_input_bytes=integer(env, MAX_INPUT_BYTES, _input_cap(env), 1, 5 * 2**30),
             max_pixels=integer(env, MAX_PIXELS, _pixel_budget(env), 1, 2**40),
-            cache_control=env.get(THUMBNAIL_CACHE_CONTROL) or cls.cache_control,
+            cache_control=_cache_control(env, cls.cache_control),
             renditions=_renditions(env),
         )
         if not settings.thumbnail_prefix:
@@ -141,4 +170,5 @@ class ResizeSettings:
                 "SOURCE_PREFIX lies inside THUMBNAIL_PREFIX in the same bucket: every thumbnail "
                 "would trigger another resize"
             )
+        _refuse_unencodable(settings)
         return settings

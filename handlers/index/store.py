@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -34,13 +34,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handlers.common import aws
 from handlers.common.errors import ImageRejected
+from handlers.imaging import renditions as rendition_specs
 from handlers.index.events import ObjectCreated, ObjectEvent, ObjectRemoved
 from handlers.index.outcomes import PENDING, Outcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-    from handlers.imaging import Renditions
+    from handlers.imaging import Rect, Renditions
 
 # S3 sequencers are hex strings of varying length; left-padded they compare as numbers do, in
 # Python and in a DynamoDB condition alike.
@@ -51,6 +52,9 @@ LEASE: Final = "lease"
 LEASE_UNTIL: Final = "lease-until"
 PENDING_DELETES: Final = "pending-deletes"
 UPLOADING: Final = "uploading"  # keys a lease holder is about to write: a dead one's are deleted
+# The RENDITIONS spec the row's renditions were made with, as its canonical text (each item's
+# name, in order): `python -m infra.reconcile` finds rows rendered under another spec by it.
+RENDITIONS_SPEC: Final = "renditions-spec"
 
 # Attributes that point at renditions: a row that names none (deleted, rejected) drops them.
 _RENDITION_ATTRIBUTES: Final = (
@@ -64,6 +68,7 @@ _RENDITION_ATTRIBUTES: Final = (
     "renditions",
     "thumbhash",
     "dominant-color",
+    RENDITIONS_SPEC,
 )
 
 
@@ -132,12 +137,78 @@ def shows(table: str, key: str, etag: str) -> bool:
     return settled and _text(row, "source-etag").strip('"') == etag.strip('"')
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A row as a writer without a sequencer of its own read it (an S3 Batch Operations task):
+    it takes the lease only while the row is still as read (``acquire(as_read=...)``), so any
+    event that wrote the row since wins."""
+
+    exists: bool
+    sequencer: str = ""  # padded; empty while the first event of the key holds its lease
+    status: str = ""
+    source_etag: str = ""
+    thumbnail_bucket: str = ""
+    renditions: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name: (key, format)
+
+    def same_row(self, other: Snapshot) -> bool:
+        """True when ``other`` is this row unchanged (its lease and pending lists aside)."""
+        fields = ("exists", "sequencer", "status", "source_etag")
+        return all(getattr(self, name) == getattr(other, name) for name in fields)
+
+
+def snapshot(table: str, key: str) -> Snapshot:
+    """The row of ``key`` as it is now (a consistent read)."""
+    return _snapshot(_get(table, key))
+
+
+def _snapshot(row: Mapping[str, Any]) -> Snapshot:
+    listed = row.get("renditions", {}).get("M", {})
+    return Snapshot(
+        exists=bool(row),
+        sequencer=_text(row, "sequencer"),
+        status=_text(row, "status"),
+        source_etag=_text(row, "source-etag"),  # as written: the condition compares it so
+        thumbnail_bucket=_text(row, "thumbnail-bucket"),
+        renditions={
+            name: (entry["M"]["key"]["S"], entry["M"].get("format", {}).get("S", ""))
+            for name, entry in listed.items()
+        },
+    )
+
+
+def _unchanged(
+    as_read: Snapshot, names: dict[str, str], values: dict[str, AttributeValueTypeDef]
+) -> str:
+    """The condition that the row is still ``as_read`` (its lease aside)."""
+    if not as_read.exists:
+        return "attribute_not_exists(id)"
+    names.update({"#read_status": "status", "#read_etag": "source-etag"})
+    parts = []
+    for name, attribute, value in (
+        (":read_sequencer", "sequencer", as_read.sequencer),
+        (":read_status", "#read_status", as_read.status),
+        (":read_etag", "#read_etag", as_read.source_etag),
+    ):
+        if value:
+            values[name] = _s(value)
+            parts.append(f"{attribute} = {name}")
+        else:
+            parts.append(f"attribute_not_exists({attribute})")
+    return " AND ".join(parts)
+
+
 def acquire(
-    table: str, obj: ObjectEvent, owner: str, until: float, uploading: Sequence[str] = ()
+    table: str,
+    obj: ObjectEvent,
+    owner: str,
+    until: float,
+    uploading: Sequence[str] = (),
+    as_read: Snapshot | None = None,
 ) -> Lease | None:
     """Take the row's lease for ``obj`` as ``owner`` (``owner_of``) until the epoch second
-    ``until``, recording the keys it is about to upload. None when the event is stale; raises
-    Busy when another attempt's lease is live."""
+    ``until``, recording the keys it is about to upload. None when the event is stale (or, with
+    ``as_read``, the row changed since it was read); raises Busy when another attempt's lease is
+    live."""
     sequencer, now, end = padded(obj.sequencer), time.time(), int(until)
     names = {"#lease": LEASE, "#until": LEASE_UNTIL, "#status": "status", "#path": "fullsize-path"}
     values: dict[str, AttributeValueTypeDef] = {
@@ -156,25 +227,30 @@ def acquire(
         names["#uploading"] = UPLOADING
         values[":uploading"] = {"SS": sorted(set(uploading))}
         update += " ADD #uploading :uploading"
+    condition = (
+        "(attribute_not_exists(sequencer) OR sequencer <= :sequencer) AND"
+        " (attribute_not_exists(#lease) OR #lease = :owner OR #until < :now)"
+    )
+    if as_read is not None:
+        condition += " AND " + _unchanged(as_read, names, values)
     client = aws.dynamodb()
     try:
         answer = client.update_item(
             TableName=table,
             Key={"id": _s(obj.key)},
             UpdateExpression=update,
-            ConditionExpression=(
-                "(attribute_not_exists(sequencer) OR sequencer <= :sequencer) AND"
-                " (attribute_not_exists(#lease) OR #lease = :owner OR #until < :now)"
-            ),
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
     except client.exceptions.ConditionalCheckFailedException:
         # Read it again rather than trust ReturnValuesOnConditionCheckFailure, which not every
-        # emulator returns: stale, or held by another event.
+        # emulator returns: stale (or changed since read), or held by another event.
         row = _get(table, obj.key)
         if _text(row, "sequencer") > sequencer:
+            return None
+        if as_read is not None and not as_read.same_row(_snapshot(row)):
             return None
         raise Busy(obj.key, _text(row, LEASE), float(_text(row, LEASE_UNTIL, "N") or 0)) from None
     return _lease(owner, end, answer.get("Attributes") or {})
@@ -201,6 +277,7 @@ def commit_renditions(
                 "format": _s(rendition.format),
                 "content-type": _s(rendition.content_type),
                 "etag": _s(kept.etag),
+                **_crop(rendition.crop),
             }
         }
         for rendition, kept in zip(made.renditions, stored, strict=True)
@@ -218,6 +295,7 @@ def commit_renditions(
         "source-width": _n(made.source_width),
         "source-height": _n(made.source_height),
         "renditions": {"M": renditions},
+        RENDITIONS_SPEC: _s(rendition_specs.render(tuple(r.spec for r in made.renditions))),
     }
     if made.placeholder is not None:
         fields["thumbhash"] = _s(made.placeholder.thumbhash)
@@ -226,6 +304,14 @@ def commit_renditions(
     leftovers = lease.leftovers(kept.key for kept in stored)
     _put(table, obj, lease, fields, leftovers)
     return leftovers
+
+
+def _crop(rect: Rect | None) -> dict[str, AttributeValueTypeDef]:
+    """A box rendition's ``crop``: its rectangle in the source's pixels as displayed."""
+    if rect is None:
+        return {}
+    box = {"left": rect.left, "top": rect.top, "width": rect.width, "height": rect.height}
+    return {"crop": {"M": {name: _n(value) for name, value in box.items()}}}
 
 
 def commit_rejection(

@@ -281,6 +281,8 @@ def test_outcomes_keep_their_logged_values() -> None:
         "skipped-outside-source-prefix",
         "skipped-changed-or-deleted",
         "skipped-noncurrent",
+        "skipped-up-to-date",
+        "skipped-missing",
     }
 
 

@@ -73,3 +73,31 @@ def function_url(
         event["headers"].update(headers)
     event["isBase64Encoded"] = base64_encoded
     return event
+
+
+def batch_invocation(
+    version: str,
+    bucket: str,
+    *keys: str,
+    version_id: str | None = None,
+    arguments: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An S3 Batch Operations invocation (schema ``version``, "1.0" or "2.0") from the documented
+    example, one task per key, each key URL-encoded as Batch Operations sends it."""
+    event = load(f"s3-batch-invoke-{version}")
+    template = event["tasks"][0]
+    event["tasks"] = []
+    for index, key in enumerate(keys):
+        task = copy.deepcopy(template)
+        task.update(taskId=f"task-{index}", s3Key=quote_plus(key, safe="/"), s3VersionId=version_id)
+        if version == "1.0":
+            task["s3BucketArn"] = f"arn:aws:s3:::{bucket}"
+        else:
+            task["s3Bucket"] = bucket
+        event["tasks"].append(task)
+    if version == "2.0":
+        if arguments is None:
+            del event["job"]["userArguments"]
+        else:
+            event["job"]["userArguments"] = arguments
+    return event

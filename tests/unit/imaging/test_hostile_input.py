@@ -43,6 +43,7 @@ from handlers.imaging.limits import (
     RUNTIME_BASELINE_MB,
     VIPS_RESIDENT_MB,
 )
+from handlers.imaging.renditions import encoder_bytes
 from handlers.index.settings import ResizeSettings
 from tests.conftest import IMAGES, ROOT
 from tests.unit.imaging import hostile_images as hostile
@@ -281,8 +282,10 @@ CLASS_CASES = [
 
 
 def budget_of(memory_mb: int) -> int:
+    """What the decode may take: the budget less the reserve for the 200 px ``auto`` encoder."""
     settings = ResizeSettings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb)})
-    return settings.max_pixels * BUDGET_BYTES_PER_PIXEL
+    reserve = encoder_bytes((RenditionSpec(200, OutputFormat.AUTO),))
+    return settings.max_pixels * BUDGET_BYTES_PER_PIXEL - reserve
 
 
 def _thumbnail(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Renditions:
