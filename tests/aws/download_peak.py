@@ -24,7 +24,7 @@ def main(bucket: str, key: str, etag: str, size: str) -> None:
     obj = ObjectCreated(bucket, key, size=int(size), etag=etag, sequencer="1")
     downloaded = objects.download(obj, (RenditionSpec(200, OutputFormat.AUTO),))
     assert downloaded is not None and len(downloaded.data) == int(size)
-    print(round(max_rss_mb() - before, 1))
+    sys.stdout.write(f"{max_rss_mb() - before:.1f}\n")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def main(out_format: str, width: int, height: int) -> None:
     Path("/proc/self/clear_refs").write_text("5")
     before = _hwm_bytes()
     encode(im, out_format, 85, None)
-    print(_hwm_bytes() - before)
+    sys.stdout.write(f"{_hwm_bytes() - before}\n")
 
 
 if __name__ == "__main__":
