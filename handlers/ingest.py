@@ -6,6 +6,7 @@
     (handlers.readings.history)
     GET  /summary?day=DATE      per-day summaries, also for from=&to= (handlers.readings.history)
     GET  /chart?day=DATE        the day as an SVG chart (handlers.readings.history)
+    GET  /readings/held?day=DATE  clock-suspect readings held apart, by the date they carry
     GET  /health
 
 Every request also writes one Embedded Metric Format line to stdout (handlers.readings.metrics).
@@ -24,6 +25,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from functools import cache
@@ -47,7 +49,8 @@ from handlers.readings import history, http_events, metrics
 from handlers.readings import store as readings_store
 from handlers.readings.history import Answer, Document
 from handlers.readings.schema import Reading, item_errors, parse_reading, unknown_fields
-from handlers.readings.settings import IngestSettings
+from handlers.readings.settings import BATCH_RESERVE_SECONDS, IngestSettings
+from handlers.readings.store import Remaining
 
 logger = get_logger(__name__)
 
@@ -75,12 +78,24 @@ def settings() -> IngestSettings:
     return IngestSettings.from_env()
 
 
+Route = Callable[[Mapping[str, Any], IngestSettings, Remaining], Answer]
+
+
+def _remaining(context: object) -> Remaining:
+    """Seconds left before Lambda stops this invocation (no context, as in a direct call: no
+    limit)."""
+    left = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(left):
+        return lambda: math.inf
+    return lambda: float(left()) / 1000
+
+
 @lambda_context  # the lines of the invocation carry its requestId
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     started = time.perf_counter()
     method, path, request_id = http_events.request_line(event, context)  # payload 2.0 or 1.0
     try:
-        status, body, headers = _route(method, path)(event, settings())
+        status, body, headers = _route(method, path)(event, settings(), _remaining(context))
     except ANSWERED as exc:
         status, body, headers = _error_answer(exc)
     log_json(
@@ -98,6 +113,7 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
             settings().function_name,
             metrics.counts(method, status, body),
             timestamp_ms=int(time.time() * 1000),
+            cold=metrics.cold_start(),
             request_id=request_id,
             status=status,
         )
@@ -142,7 +158,7 @@ def _retry_after(exc: StorageThrottled) -> dict[str, str]:
     return {"retry-after": str(exc.retry_after)}
 
 
-def _route(method: str, path: str) -> Callable[[Mapping[str, Any], IngestSettings], Answer]:
+def _route(method: str, path: str) -> Route:
     if not method:
         raise BadRequest(http_events.SPOKEN)
     routes = _ROUTES.get(path.rstrip("/") or "/")
@@ -153,18 +169,22 @@ def _route(method: str, path: str) -> Callable[[Mapping[str, Any], IngestSetting
     return routes[method]
 
 
-def _post_readings(event: Mapping[str, Any], config: IngestSettings) -> Answer:
+def _post_readings(
+    event: Mapping[str, Any], config: IngestSettings, remaining: Remaining
+) -> Answer:
     payload = _json_body(event, config)
     if isinstance(payload, list):
-        return _store_batch(payload, config)
+        return _store_batch(payload, config, remaining)
     reading = parse_reading(payload)
     extra = _ignored([payload])
+    if reading.clock_suspect:  # stored apart from trusted readings (handlers.readings.store)
+        extra["held"] = True
     if readings_store.put_reading(config.readings_table, reading, config.retention_days):
         return 201, {"stored": 1, **extra}, {}
     return 200, {"stored": 0, "duplicate": True, **extra}, {}
 
 
-def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
+def _store_batch(payload: list[Any], config: IngestSettings, remaining: Remaining) -> Answer:
     if not payload:
         raise InvalidReading({"readings": "must not be empty"})
     if len(payload) > config.max_batch:
@@ -179,17 +199,26 @@ def _store_batch(payload: list[Any], config: IngestSettings) -> Answer:
     if errors:
         # All or nothing: the device drops exactly the invalid indexes and resends the rest.
         raise InvalidReading(errors)
-    result = readings_store.put_batch(config.readings_table, parsed, config.retention_days)
+    result = readings_store.put_batch(
+        config.readings_table,
+        parsed,
+        config.retention_days,
+        remaining=remaining,
+        reserve=BATCH_RESERVE_SECONDS,
+    )
     body: dict[str, Any] = {
         "stored": len(result.stored),
         "duplicates": result.duplicates,
         "conflicts": result.conflicts,
         "failed": result.failed,
     }
+    if result.held:
+        body["held"] = result.held
     body.update(_ignored(payload))
     if result.failed:
-        # Still throttled after the store's retries: the device resends the failed indexes.
-        throttled = StorageThrottled("PutItem: still throttled for some readings")
+        # Still throttled after the store's retries, or out of time: the device resends the
+        # failed indexes.
+        throttled = StorageThrottled("some readings were not written")
         body["error"] = NOT_SAVED
         return status_for(StorageThrottled), body, _retry_after(throttled)
     if result.conflicts:
@@ -247,10 +276,16 @@ def _health(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     return 200, {"status": "ok"}, {}
 
 
-_ROUTES: Final[dict[str, dict[str, Callable[[Mapping[str, Any], IngestSettings], Answer]]]] = {
+def _untimed(route: Callable[[Mapping[str, Any], IngestSettings], Answer]) -> Route:
+    """A route that reads at most a month of partitions: it needs no deadline of its own."""
+    return lambda event, config, remaining: route(event, config)
+
+
+_ROUTES: Final[dict[str, dict[str, Route]]] = {
     "/": {"POST": _post_readings},
-    "/readings": {"GET": history.get_readings, "POST": _post_readings},
-    "/health": {"GET": _health},
-    "/summary": {"GET": history.get_summary},
-    "/chart": {"GET": history.get_chart},
+    "/readings": {"GET": _untimed(history.get_readings), "POST": _post_readings},
+    "/readings/held": {"GET": _untimed(history.get_held)},
+    "/health": {"GET": _untimed(_health)},
+    "/summary": {"GET": _untimed(history.get_summary)},
+    "/chart": {"GET": _untimed(history.get_chart)},
 }

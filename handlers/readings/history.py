@@ -4,6 +4,7 @@
     GET /readings?day=D[&tz=Z][&limit=N][&cursor=C]         the same for one local day
     GET /summary?day=D | from=D1&to=D2 [&tz=Z][&gap_minutes=M]   per-day summaries
     GET /chart?day=D[&tz=Z][&gap_minutes=M]                  that day as image/svg+xml
+    GET /readings/held?day=D[&limit=N][&cursor=C]            clock-suspect readings held apart
 
 Each route unpacks the query, reads the partitions (handlers.readings.store), hands them to the
 pure cores (handlers.readings.timerange, handlers.readings.summary, handlers.readings.chart) and
@@ -38,6 +39,7 @@ from handlers.readings.timerange import (
     Timed,
     in_time_order,
     instant,
+    parse_day,
     parse_one_day,
     parse_range,
     zone,
@@ -142,6 +144,35 @@ def _decode_cursor(cursor: str, span: Range) -> tuple[datetime, str]:
     return after, record_date
 
 
+_MAX_HELD_CURSOR: Final = 100
+
+
+def get_held(event: Mapping[str, Any], config: IngestSettings) -> Answer:
+    """GET /readings/held?day=: the clock-suspect readings whose timestamps carry that date (as
+    sent: a wrong clock's date, so no zone applies), in key order. They are never part of
+    /readings, /summary or /chart."""
+    query = _query(event)
+    day = parse_day(query.get("day", ""), "day").isoformat()
+    limit = query.get("limit", str(config.page_size))
+    if not _whole(limit) or not 1 <= int(limit) <= config.max_page_size:
+        raise BadRequest(f"limit must be a whole number from 1 to {config.max_page_size}")
+    cursor = query.get("cursor") or None
+    if cursor is not None and not (cursor.isascii() and len(cursor) <= _MAX_HELD_CURSOR):
+        raise BadRequest("the cursor is not one this function gave")
+    readings, after = readings_store.query_day(
+        config.readings_table, readings_store.held_partition(day), int(limit), cursor
+    )
+    return (
+        200,
+        {
+            "day": day,
+            "readings": [reading.to_json() for reading in readings],
+            "next_cursor": after,
+        },
+        {},
+    )
+
+
 def _days_and_zone(query: Mapping[str, str]) -> tuple[Range, tzinfo]:
     tz = zone(query.get("tz"))
     if query.get("day"):
@@ -178,7 +209,9 @@ def get_chart(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     span, tz = _days_and_zone(query)
     gap = _gap(query)
     ordered = in_time_order(_reader(config), span.widened(gap))
-    [day] = timelines(ordered, span.days(), tz, datetime.now(UTC), gap)
+    # The day asked for, not span.days(): a day that exists is one, whatever its length.
+    asked = [parse_day(query["day"], "day")]
+    [day] = timelines(ordered, asked, tz, datetime.now(UTC), gap)
     started = time.perf_counter()
     svg = chart.render(day)
     log_json(

@@ -12,6 +12,11 @@ included) and returns the reading in its canonical form:
   and the original device's timestamps are stored exactly as before.
 - Digits are ASCII only, in timestamps and in numbers sent as strings: RFC 3339 and JSON are
   ASCII (``str.isdigit`` and ``float`` accept Arabic-Indic digits, which no query would find).
+  A number sent as a string is the number alone: ``" 65\n"`` is refused, as ``float`` would
+  read it but JSON's grammar would not.
+- Every accepted timestamp can be read back: its instant (UTC when it has no offset, as the read
+  side's default zone reads it) lies in ``EARLIEST``..``LATEST`` (exclusive), exactly the instants
+  a range of handlers.readings.timerange may cover.
 - Every accepted number can be stored: DynamoDB holds 38 significant digits and magnitudes from
   1E-130 to 9.9E+125, so a temperature with 0 < |t| < 1E-130 is refused (not rounded: no sensor
   measures that, and a rounded value would not be what the device sent); ``-0.0`` is ``0.0``.
@@ -28,13 +33,14 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, Final
 
 from handlers.common.errors import InvalidReading
 
 __all__ = [
     "FIELDS",
+    "OPTIONAL_FIELDS",
     "InvalidReading",
     "Reading",
     "canonical_record_date",
@@ -45,8 +51,17 @@ __all__ = [
 ]
 
 FIELDS: Final = ("record_date", "thermostat_on", "temperature", "thermostat_value")
+# Optional fields: absent means the default of the Reading field of the same name.
+OPTIONAL_FIELDS: Final = ("clock_suspect",)
 TEMPERATURE_RANGE: Final = (-100.0, 200.0)  # covers Celsius and Fahrenheit shops alike
 THERMOSTAT_VALUE_RANGE: Final = (0, 65535)
+# The instants a reading may have, and a range may cover (handlers.readings.timerange): a year
+# inside datetime's limits, so a range widened by a day and its partitions never overflow.
+EARLIEST: Final = datetime(2, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(9999, 1, 1, tzinfo=UTC)  # exclusive
+# The same, as the messages spell them ("0002-01-01T00:00:00Z": strftime drops a year's zeros).
+EARLIEST_TEXT: Final = EARLIEST.isoformat().replace("+00:00", "Z")
+LATEST_TEXT: Final = LATEST.isoformat().replace("+00:00", "Z")
 # DynamoDB's smallest non-zero magnitude (its largest, 9.9E+125, is far outside both ranges).
 SMALLEST_STORABLE: Final = 1e-130
 
@@ -61,7 +76,6 @@ _UTC_OFFSETS: Final = frozenset({"Z", "z", "+00:00", "-00:00"})
 # A number sent as a string: JSON's grammar, a little looser (a sign, "5.", ".5"), ASCII only.
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NOT_FINITE: Final = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
-_BLANKS: Final = " \t\r\n"
 # An InvalidReading's key for a field of item i of a batch, "[3].temperature" (item_errors).
 _ITEM_KEY: Final = re.compile(r"\[([0-9]{1,9})\]\.")
 _TRUE_FALSE: Final = {"true": True, "false": False}
@@ -73,6 +87,9 @@ class Reading:
     thermostat_on: bool
     temperature: float
     thermostat_value: int
+    # The device's clock was obviously wrong when it took this reading (1970 after a boot without
+    # a real-time clock, or a step back): the function holds it apart from trusted readings.
+    clock_suspect: bool = False
 
     @property
     def record_day(self) -> str:
@@ -80,12 +97,15 @@ class Reading:
         return self.record_date[:10]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "record_date": self.record_date,
             "thermostat_on": self.thermostat_on,
             "temperature": self.temperature,
             "thermostat_value": self.thermostat_value,
         }
+        if self.clock_suspect:  # only when true: an older function reads it as unknown, no more
+            body["clock_suspect"] = True
+        return body
 
 
 def parse_reading(obj: object) -> Reading:
@@ -102,6 +122,12 @@ def parse_reading(obj: object) -> Reading:
             values[name] = check(obj[name])
         except ValueError as exc:
             errors[name] = str(exc)
+    for name, check in _OPTIONAL_CHECKS.items():
+        if name in obj and obj[name] is not None:
+            try:
+                values[name] = check(obj[name])
+            except ValueError as exc:
+                errors[name] = str(exc)
     if errors:
         raise InvalidReading(errors)
     return Reading(**values)
@@ -120,7 +146,7 @@ def item_index(key: object) -> int | None:
 
 
 def unknown_fields(obj: Mapping[str, Any]) -> list[str]:
-    return sorted(str(key) for key in obj if key not in FIELDS)
+    return sorted(str(key) for key in obj if key not in FIELDS and key not in OPTIONAL_FIELDS)
 
 
 def canonical_record_date(value: str) -> str:
@@ -151,10 +177,41 @@ def canonical_record_date(value: str) -> str:
 def _record_date(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 timestamp string, e.g. 2022-02-03T13:22:22Z")
-    return canonical_record_date(value)
+    canonical = canonical_record_date(value)
+    if not EARLIEST <= _utc_instant(canonical) < LATEST:
+        raise ValueError(
+            f"must lie from {EARLIEST_TEXT} to before {LATEST_TEXT} "
+            "(in UTC; a timestamp without an offset is read as UTC)"
+        )
+    return canonical
 
 
-def _thermostat_on(value: object) -> bool:
+def _utc_instant(canonical: str) -> datetime:
+    """The instant of a canonical timestamp, one without an offset read as UTC; past datetime's
+    years 1-9999 it is clamped to just outside EARLIEST..LATEST."""
+    match = _RFC3339.fullmatch(canonical)
+    assert match is not None  # canonical_record_date matched it
+    parts = match.groupdict()
+    delta = timedelta(hours=int(parts["oh"] or 0), minutes=int(parts["om"] or 0))
+    offset = -delta if canonical[-6:-5] == "-" else delta
+    local = datetime(
+        int(parts["year"]),
+        int(parts["month"]),
+        int(parts["day"]),
+        int(parts["hour"]),
+        int(parts["minute"]),
+        int(parts["second"]),
+        int((parts["fraction"] or "0")[:6].ljust(6, "0")),
+        tzinfo=timezone(offset) if parts["oh"] else UTC,
+    )
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        return EARLIEST - timedelta(days=1) if local.year == 1 else LATEST
+
+
+def _boolean(value: object) -> bool:
+    """true or false, as a JSON boolean or a string (the original device sent strings)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in _TRUE_FALSE:
@@ -172,12 +229,13 @@ def _number(value: object, low: float, high: float, between: str) -> float:
             raise ValueError(between)
         return float(value)
     if isinstance(value, str):
-        text = value.strip(_BLANKS)
-        if _NOT_FINITE.fullmatch(text):
+        # Exactly the number: " 65\n" is refused, not trimmed (what else would a device that
+        # pads a number get wrong?), as the documentation promises.
+        if _NOT_FINITE.fullmatch(value):
             raise ValueError("must be a finite number")
-        if not _NUMBER.fullmatch(text):
-            raise ValueError("must be a number (ASCII digits)")
-        number = float(text)  # a literal beyond a float's range is inf: out of range below
+        if not _NUMBER.fullmatch(value):
+            raise ValueError("must be a number (ASCII digits only, nothing around them)")
+        number = float(value)  # a literal beyond a float's range is inf: out of range below
     else:
         number = value
         if not math.isfinite(number):
@@ -208,7 +266,8 @@ def _thermostat_value(value: object) -> int:
 
 _CHECKS: Final = {
     "record_date": _record_date,
-    "thermostat_on": _thermostat_on,
+    "thermostat_on": _boolean,
     "temperature": _temperature,
     "thermostat_value": _thermostat_value,
 }
+_OPTIONAL_CHECKS: Final = {"clock_suspect": _boolean}

@@ -19,6 +19,11 @@ RETENTION_DAYS: Final = "RETENTION_DAYS"
 
 VARIABLES: Final = (READINGS_TABLE, MAX_BODY_BYTES, MAX_BATCH, RETENTION_DAYS)
 
+# A batch starts no transaction with less time than this left (handlers.readings.store): the
+# slowest transaction of 100 readings measured at 128 MB, with room to answer (docs/ingest.md,
+# "Batch size and timeout").
+BATCH_RESERVE_SECONDS: Final = 2.0
+
 
 @dataclass(frozen=True)
 class IngestSettings:

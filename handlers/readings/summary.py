@@ -6,9 +6,13 @@ Pure: no AWS, no I/O. The rules (README, "History, charts and alerts"):
   reading, for at most the gap threshold (``gap_minutes``, default 15): a reading says nothing
   about the time after a silence. Known minutes are the time some state holds; heating minutes
   the time a heating-on state holds; the heating share is heating / known.
-- A gap is a silence of over ``gap_minutes`` between readings. Readings up to ``gap_minutes``
-  either side of the day are used, so a silence across midnight is seen as one; each day reports
-  the part inside it. Silence before the first reading or after the last (up to now) counts.
+- A gap is time no state holds: after a silence of over ``gap_minutes`` between readings, the
+  part of it past the threshold (the first ``gap_minutes`` are the earlier reading's). So each
+  minute of the day that has happened is known or in a gap, never both: known minutes plus gap
+  minutes are the day's minutes so far (23, 24 or 25 hours once past), and a heating band never
+  overlaps a gap. Readings up to ``gap_minutes`` either side of the day are used, so a silence
+  across midnight is seen as one; each day reports the part inside it. Silence before the first
+  reading or after the last (up to now) counts.
 - The part of a day after now is neither known nor a gap: it has not happened yet.
 - Temperatures are the minimum, maximum and mean of the day's readings (the mean of readings, not
   weighted by time); setpoints are the distinct ``thermostat_value``s of the day's readings.
@@ -20,7 +24,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from itertools import pairwise
 from statistics import fmean
 from typing import Any, Final
 
@@ -77,14 +80,13 @@ def timeline(
         if clipped[1] > clipped[0]:
             holds.append(Hold(*clipped, timed.reading))
 
+    # The gaps are the rest of the day so far: each minute is known or a gap, never both.
     gaps: list[Span] = []
-    left, right = start - gap, min(end + gap, now)
-    if right > left:
-        edges = [left, *(t.at for t in window if left <= t.at < right), right]
-        for silent_from, silent_to in pairwise(edges):
-            clipped = (max(silent_from, start), min(silent_to, stop))
-            if silent_to - silent_from > gap and clipped[1] > clipped[0]:
-                gaps.append(Span(*clipped))
+    cursor = start
+    for hold in [*holds, Span(stop, stop)]:
+        if hold.start > cursor:
+            gaps.append(Span(cursor, hold.start))
+        cursor = max(cursor, hold.end)
     return Timeline(
         day=day,
         tz=tz,

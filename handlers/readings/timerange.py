@@ -32,16 +32,20 @@ from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.common.errors import BadRequest
-from handlers.readings.schema import Reading
+from handlers.readings.schema import EARLIEST, EARLIEST_TEXT, LATEST, LATEST_TEXT, Reading
 
 logger = logging.getLogger(__name__)
 
 MAX_DAYS: Final = 31
 ONE_DAY: Final = timedelta(days=1)
-# Ranges stay a year away from datetime's limits, so widening them never overflows.
-EARLIEST: Final = datetime(2, 1, 1, tzinfo=UTC)
-LATEST: Final = datetime(9998, 12, 31, tzinfo=UTC)
-_LIMITS: Final = "dates must lie between 0002-01-01 and 9998-12-30"
+# A range covers instants from EARLIEST to before LATEST: exactly those a reading may have
+# (handlers.readings.schema), so whatever is accepted can be read back.
+FIRST_DAY: Final = EARLIEST.date()
+LAST_DAY: Final = (LATEST - ONE_DAY).date()
+_LIMITS: Final = (
+    f"dates must lie between {FIRST_DAY} and {LAST_DAY}, and a range from "
+    f"{EARLIEST_TEXT} to {LATEST_TEXT} at most"
+)
 
 # ASCII digits only: ``\d`` also matches Arabic-Indic and other digits, which int() reads.
 _DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -109,6 +113,13 @@ def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + ONE_DAY, time(), tz).astimezone(UTC)
 
 
+def day_exists(day: date, tz: tzinfo) -> bool:
+    """False for a local day the zone skipped (Pacific/Apia's 2011-12-30: its clocks went from
+    the 29th to the 31st), whose start and end are the same instant."""
+    start, end = day_bounds(day, tz)
+    return start < end
+
+
 def parse_day(value: str, name: str) -> date:
     if not _DATE.fullmatch(value):
         raise BadRequest(f"{name} must be a date, YYYY-MM-DD")
@@ -116,7 +127,7 @@ def parse_day(value: str, name: str) -> date:
         parsed = date.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"{name}: {value} is not a calendar date") from None
-    if not EARLIEST.date() <= parsed < LATEST.date():
+    if not FIRST_DAY <= parsed <= LAST_DAY:
         raise BadRequest(_LIMITS)
     return parsed
 
@@ -130,9 +141,10 @@ class Range:
     tz: tzinfo
 
     def days(self) -> list[date]:
-        """The local days the range touches, in order."""
+        """The local days the range touches, in order; a day the zone skipped is not one."""
         first = self.start.astimezone(self.tz).date()
-        return [first + ONE_DAY * n for n in range(self.day_count())]
+        dates = (first + ONE_DAY * n for n in range(self.day_count()))
+        return [day for day in dates if day_exists(day, self.tz)]
 
     def day_count(self) -> int:
         first = self.start.astimezone(self.tz).date()
@@ -168,8 +180,13 @@ def _within_limits(span: Range) -> Range:
 
 
 def parse_one_day(value: str, tz: tzinfo) -> Range:
-    """A ``day`` parameter as the Range of that local day."""
-    return _within_limits(Range(*day_bounds(parse_day(value, "day"), tz), tz))
+    """A ``day`` parameter as the Range of that local day (refused if the zone skipped it)."""
+    day = parse_day(value, "day")
+    if not day_exists(day, tz):
+        raise BadRequest(
+            f"day: {value} does not exist in {zone_name(tz)} (its clocks skipped that date)"
+        )
+    return _within_limits(Range(*day_bounds(day, tz), tz))
 
 
 def parse_range(low: str, high: str, tz: tzinfo, *, dates_only: bool = False) -> Range:

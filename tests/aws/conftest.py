@@ -13,6 +13,7 @@ import pytest
 from handlers import resize
 from infra import tables
 from tests import events
+from tests.aws import moto_transactions
 from tests.aws.dynamodb_proxy import DynamoDBProxy
 from tests.aws.dynamodb_proxy import running as dynamodb_proxy_running
 
@@ -87,6 +88,7 @@ def readings_table(
 ) -> Iterator[ReadingsTable]:
     from handlers import ingest
 
+    moto_transactions.install()  # batches are transactions: moto's, linear (the module says why)
     dynamodb = boto3.client("dynamodb")
     name = f"Shop_Thermostat-{unique}"
     dynamodb.create_table(**tables.create_table_request(tables.READINGS, name))

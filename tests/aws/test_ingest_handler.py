@@ -6,6 +6,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -51,15 +52,15 @@ def reading(minute: int, temperature: float = 65.0, day: str = "2022-02-03") -> 
 def test_the_recorded_device_request_is_stored(readings_table: ReadingsTable) -> None:
     status, body, _ = call(events.load("function-url-post"))
     assert (status, body["stored"]) == (201, 1)
-    assert readings_table.items() == [
-        {
-            "Record_Day": {"S": "2022-02-03"},
-            "Record_Date": {"S": "2022-02-03T13:22:22"},
-            "Thermostat_On": {"S": "true"},
-            "Temperature": {"N": "65.0"},
-            "Thermostat_Value": {"N": "64"},
-        }
-    ]
+    (item,) = readings_table.items()
+    # A number as a number: AWS answers 65.0 as "65", moto as "65.0".
+    assert Decimal(item.pop("Temperature")["N"]) == 65
+    assert item == {
+        "Record_Day": {"S": "2022-02-03"},
+        "Record_Date": {"S": "2022-02-03T13:22:22"},
+        "Thermostat_On": {"S": "true"},
+        "Thermostat_Value": {"N": "64"},
+    }
 
 
 def test_base64_body_is_decoded(readings_table: ReadingsTable) -> None:
@@ -82,7 +83,7 @@ def test_different_reading_at_the_same_time_is_a_conflict(readings_table: Readin
     post(ORIGINAL)
     status, body, _ = post({**ORIGINAL, "temperature": "66"})
     assert status == 409
-    assert readings_table.items()[0]["Temperature"] == {"N": "65.0"}
+    assert Decimal(readings_table.items()[0]["Temperature"]["N"]) == 65
     assert "2022-02-03T13:22:22" in body["error"]
 
 
@@ -109,28 +110,41 @@ def test_batch_reports_duplicates_and_conflicts_by_index(readings_table: Reading
     assert len(readings_table.items()) == 3
 
 
-def test_batch_writes_each_reading_by_a_conditional_put_and_never_reads_first(
+def test_batch_writes_by_conditional_transactions_and_never_reads_first(
     readings_table: ReadingsTable, dynamodb_proxy: DynamoDBProxy
 ) -> None:
-    status, body, _ = post([reading(minute) for minute in range(60)])
-    assert (status, body["stored"], body["failed"]) == (201, 60, [])
+    status, body, _ = post([reading(minute) for minute in range(250)])
+    assert (status, body["stored"], body["failed"]) == (201, 250, [])
     # No BatchGetItem then BatchWriteItem: a write between the two would be acknowledged twice.
-    assert set(dynamodb_proxy.calls) == {"PutItem"}
-    assert len(dynamodb_proxy.calls) == 60
-    assert len(readings_table.items()) == 60
+    # 100 conditional puts per transaction: 250 readings are three calls.
+    assert dynamodb_proxy.calls == ["TransactWriteItems"] * 3
+    assert len(readings_table.items()) == 250
 
 
-def test_batch_meeting_throttling_puts_the_throttled_readings_again(
+def test_a_transaction_failing_a_condition_goes_again_without_the_stored_readings(
+    readings_table: ReadingsTable, dynamodb_proxy: DynamoDBProxy
+) -> None:
+    post([reading(minute) for minute in range(0, 150, 3)])  # every third one stored already
+    dynamodb_proxy.calls.clear()
+    status, body, _ = post([reading(minute) for minute in range(150)])
+    assert (status, body["stored"], body["failed"], body["conflicts"]) == (201, 100, [], [])
+    assert body["duplicates"] == list(range(0, 150, 3))
+    # Each chunk: cancelled once (naming the held keys), then written without them.
+    assert dynamodb_proxy.calls == ["TransactWriteItems"] * 4
+    assert len(readings_table.items()) == 150
+
+
+def test_batch_meeting_throttling_writes_the_throttled_transactions_again(
     readings_table: ReadingsTable,
     dynamodb_proxy: DynamoDBProxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retries off: the store's show
-    dynamodb_proxy.throttled["PutItem"] = 7
-    status, body, _ = post([reading(minute) for minute in range(30)])
-    assert (status, body["stored"], body["failed"]) == (201, 30, [])
-    assert dynamodb_proxy.calls.count("PutItem") == 37  # the seven went again
-    assert len(readings_table.items()) == 30
+    dynamodb_proxy.throttled["TransactWriteItems"] = 2
+    status, body, _ = post([reading(minute) for minute in range(130)])
+    assert (status, body["stored"], body["failed"]) == (201, 130, [])
+    assert dynamodb_proxy.calls.count("TransactWriteItems") == 4  # the first chunk went 3 times
+    assert len(readings_table.items()) == 130
 
 
 def test_batch_still_throttled_answers_503_with_exactly_the_failed_indexes(
@@ -139,22 +153,22 @@ def test_batch_still_throttled_answers_503_with_exactly_the_failed_indexes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    # Every put of every round throttled, and seven of the last round's too.
-    dynamodb_proxy.throttled["PutItem"] = 30 * (readings_store.BATCH_ROUNDS - 1) + 7
-    batch = [reading(minute) for minute in range(30)]
+    # Every round of the first chunk (indexes 0..99) throttled; the second chunk gets through.
+    dynamodb_proxy.throttled["TransactWriteItems"] = readings_store.BATCH_ROUNDS
+    batch = [reading(minute) for minute in range(130)]
     status, body, headers = post(batch)
     assert status == 503 == ingest.STATUS[StorageThrottled]
     assert headers["retry-after"] == "1"
     assert body["error"] == ingest.NOT_SAVED
-    assert (body["stored"], len(body["failed"])) == (23, 7)
+    assert (body["stored"], body["failed"]) == (30, list(range(100)))
     # Exact: the failed indexes are precisely the readings the table does not hold.
     stored = {item["Record_Date"]["S"] for item in readings_table.items()}
-    assert len(stored) == 23
+    assert len(stored) == 30
     assert {i for i, r in enumerate(batch) if r["record_date"] not in stored} == set(body["failed"])
 
     status, body, _ = post(batch)  # the device resends: the rest is stored, none twice
-    assert (status, body["stored"], len(body["duplicates"]), body["failed"]) == (201, 7, 23, [])
-    assert len(readings_table.items()) == 30
+    assert (status, body["stored"], len(body["duplicates"]), body["failed"]) == (201, 100, 30, [])
+    assert len(readings_table.items()) == 130
 
 
 def test_throttled_single_put_answers_503(

@@ -459,7 +459,10 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
         HealthCheck.data_too_large,
     ],
 )
-@given(event=requests(), fault=st.sampled_from([None, None, None, "PutItem", "Query"]))
+@given(
+    event=requests(),
+    fault=st.sampled_from([None, None, None, "PutItem", "TransactWriteItems", "Query"]),
+)
 def test_no_request_makes_the_function_raise(
     readings_table: ReadingsTable,
     dynamodb_proxy: DynamoDBProxy,

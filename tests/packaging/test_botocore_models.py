@@ -172,7 +172,7 @@ def test_the_operations_found_are_the_ones_the_handlers_call() -> None:
     # The whole package, as the embedded stack generates it: a readable statement of the use.
     found = botocore_models.used()
     assert {service: sorted(uses.methods) for service, uses in found.items()} == {
-        "dynamodb": ["get_item", "put_item", "query", "update_item"],
+        "dynamodb": ["get_item", "put_item", "query", "transact_write_items", "update_item"],
         "s3": ["delete_object", "get_object", "head_object", "put_object"],
     }
 
@@ -404,6 +404,10 @@ def test_the_handlers_work_on_the_trimmed_data(
         with pytest.raises(DuplicateReading):
             readings_store.put_reading(readings, Reading("2026-12-01T10:00:00", False, 60.0, 64))
         assert list(readings_store.day_readings(readings, "2026-12-01")) == [reading]
+        # TransactWriteItems, its cancellation with the held item (client.exceptions)
+        later = Reading("2026-12-01T10:05:00", False, 60.0, 64)
+        result = readings_store.put_batch(readings, [reading, later])
+        assert (result.stored, result.duplicates) == ([1], [0])
     finally:
         aws.clear()
         resize.settings.cache_clear()

@@ -74,8 +74,9 @@ def test_a_gap_is_drawn_and_breaks_the_temperature_line() -> None:
     readings = [r for r in heating_six_to_nine() if not "12:00" <= r.record_date[11:16] < "14:00"]
     root = parse(chart.render(day_with(readings)))
     [gap] = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "gap"]
-    assert float(gap.get("x", "")) == pytest.approx(x_of("11:55"), abs=0.06)
-    assert float(gap.get("width", "")) == pytest.approx(x_of("14:00") - x_of("11:55"), abs=0.1)
+    # The 11:55 reading holds for the threshold (15 minutes); the gap is the rest of the silence.
+    assert float(gap.get("x", "")) == pytest.approx(x_of("12:10"), abs=0.06)
+    assert float(gap.get("width", "")) == pytest.approx(x_of("14:00") - x_of("12:10"), abs=0.1)
     [line] = [p for p in root.iter(f"{SVG}path") if p.get("class") == "temperature"]
     assert line.get("d", "").count("M") == 2  # two runs: before and after the gap
 
@@ -123,3 +124,20 @@ def test_a_lone_reading_is_a_dot() -> None:
     root = parse(chart.render(day_with([Reading("2022-02-03T10:00:00Z", False, 19.5, 20)])))
     [dot] = root.iter(f"{SVG}circle")
     assert float(dot.get("cx", "")) == pytest.approx(x_of("10:00"), abs=0.06)
+
+
+def test_no_heating_band_is_drawn_across_a_gap() -> None:
+    # Heating on at 08:00, then silence until 10:00: heating is known until 08:15, no further.
+    readings = [
+        Reading("2022-02-03T08:00:00Z", True, 20.0, 20),
+        Reading("2022-02-03T10:00:00Z", False, 20.0, 20),
+    ]
+    root = parse(chart.render(day_with(readings)))
+    [heating] = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "heating"]
+    gaps = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "gap"]
+    heating_end = float(heating.get("x", "")) + float(heating.get("width", ""))
+    assert heating_end == pytest.approx(x_of("08:15"), abs=0.06)
+    for gap in gaps:  # bands never overlap
+        gap_start = float(gap.get("x", ""))
+        gap_end = gap_start + float(gap.get("width", ""))
+        assert gap_end <= float(heating.get("x", "")) + 0.06 or gap_start >= heating_end - 0.06

@@ -78,6 +78,7 @@ def test_the_line_is_an_emf_document() -> None:
     assert "\n" not in text
     document = json.loads(text)
     assert document == {
+        "level": "FATAL",
         "_aws": {
             "Timestamp": 1700000000123,
             "CloudWatchMetrics": [
@@ -103,3 +104,30 @@ def test_the_line_is_an_emf_document() -> None:
 def test_emit_writes_one_line_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     metrics.emit('{"a":1}')
     assert capsys.readouterr().out == '{"a":1}\n'
+
+
+def test_a_cold_start_adds_the_cold_start_metric() -> None:
+    document = json.loads(metrics.line("f", Counts(), timestamp_ms=1, cold=True))
+    [definition] = document["_aws"]["CloudWatchMetrics"]
+    assert {"Name": "ColdStart", "Unit": "Count"} in definition["Metrics"]
+    assert definition["Dimensions"] == [["FunctionName"]]
+    assert (document["ColdStart"], document["FunctionName"]) == (1, "f")
+    warm = json.loads(metrics.line("f", Counts(), timestamp_ms=1))
+    assert "ColdStart" not in warm
+    assert "ColdStart" not in {m["Name"] for m in warm["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+
+
+def test_cold_start_is_true_once_per_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "_cold", True)  # as a fresh container's import leaves it
+    assert [metrics.cold_start() for _ in range(3)] == [True, False, False]
+
+
+# Lambda's application log levels, lowest first; with the JSON log format a line is kept when
+# its level is at or above the function's ApplicationLogLevel.
+APPLICATION_LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+
+
+@pytest.mark.parametrize("application_level", APPLICATION_LOG_LEVELS)
+def test_the_metrics_level_is_kept_at_every_application_log_level(application_level: str) -> None:
+    level = json.loads(metrics.line("f", Counts(), timestamp_ms=1))["level"]
+    assert APPLICATION_LOG_LEVELS.index(level) >= APPLICATION_LOG_LEVELS.index(application_level)

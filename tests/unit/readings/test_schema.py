@@ -21,6 +21,7 @@ from handlers.readings.schema import (
     item_errors,
     item_index,
     parse_reading,
+    unknown_fields,
 )
 from handlers.readings.timerange import instant
 
@@ -41,7 +42,7 @@ def test_the_original_devices_body_is_accepted() -> None:
 # Canonical timestamps (what parse_reading returns), and temperatures DynamoDB can store.
 timestamps = st.builds(
     lambda dt, frac, offset: dt.strftime("%Y-%m-%dT%H:%M:%S") + frac + offset,
-    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)),
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9998, 12, 30)),
     st.sampled_from(["", ".5", ".123456", ".000000001"]),
     st.sampled_from(["", "Z", "-05:00", "+05:30", "+14:00"]),
 )
@@ -56,6 +57,7 @@ readings = st.builds(
     thermostat_on=st.booleans(),
     temperature=temperatures,
     thermostat_value=st.integers(0, 65535),
+    clock_suspect=st.booleans(),
 )
 
 
@@ -82,6 +84,9 @@ INVALID: list[tuple[str, Any, str]] = [
     ("record_date", "2022-02-03T13:22:22+24:00", "offset"),
     ("thermostat_on", "yes", "true or false"),
     ("thermostat_on", 1, "true or false"),
+    ("clock_suspect", "yes", "true or false"),
+    ("clock_suspect", 1, "true or false"),
+    ("clock_suspect", [], "true or false"),
     ("temperature", math.nan, "finite"),
     ("temperature", "NaN", "finite"),
     ("temperature", math.inf, "finite"),
@@ -128,6 +133,25 @@ def test_the_schema_knows_nothing_of_dynamodb() -> None:
     source = (Path(readings_module.__file__ or "")).read_text()
     assert "Record_Day" not in source and "botocore" not in source
     assert not hasattr(Reading, "to_item") and not hasattr(Reading, "from_item")
+
+
+@pytest.mark.parametrize(
+    ("sent", "suspect"),
+    [(True, True), (False, False), ("TRUE", True), ("false", False), (None, False)],
+    ids=repr,
+)
+def test_clock_suspect_is_optional_and_parsed_like_thermostat_on(sent: Any, suspect: bool) -> None:
+    reading = parse_reading({**ORIGINAL_DEVICE_BODY, "clock_suspect": sent})
+    assert reading.clock_suspect is suspect
+    assert parse_reading(ORIGINAL_DEVICE_BODY).clock_suspect is False
+    assert unknown_fields({**ORIGINAL_DEVICE_BODY, "clock_suspect": sent}) == []
+
+
+def test_to_json_emits_clock_suspect_only_when_true() -> None:
+    trusted = Reading("2022-02-03T13:22:22", True, 65.0, 64)
+    assert "clock_suspect" not in trusted.to_json()
+    held = Reading("1970-01-01T00:00:05Z", True, 65.0, 64, clock_suspect=True)
+    assert held.to_json()["clock_suspect"] is True
 
 
 def test_unknown_fields_are_ignored() -> None:
@@ -186,7 +210,7 @@ def test_what_the_table_cannot_hold_or_json_does_not_spell_is_refused(
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(1e-130, 1e-130), (-1e-130, -1e-130), (0, 0.0), (-0.0, 0.0), ("-0", 0.0), (" 65 ", 65.0)],
+    [(1e-130, 1e-130), (-1e-130, -1e-130), (0, 0.0), (-0.0, 0.0), ("-0", 0.0)],
     ids=repr,
 )
 def test_the_edges_of_what_the_table_holds_are_accepted(value: Any, expected: float) -> None:
@@ -240,7 +264,7 @@ def test_any_ascii_digit_replaced_by_another_scripts_digit_is_refused(
 @st.composite
 def spelled_timestamps(draw: st.DrawFn) -> tuple[str, str]:
     """A canonical timestamp, and one of the ways RFC 3339 lets a device spell it."""
-    moment = draw(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)))
+    moment = draw(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9998, 12, 30)))
     fraction = draw(st.sampled_from(["", "5", "123456", "000000001"]))
     offset = draw(st.sampled_from(["", "Z", "-05:00", "+05:30"]))
     zeros = "0" * draw(st.integers(0, 9 - len(fraction)))
@@ -293,3 +317,48 @@ def test_a_batch_items_error_keys_name_its_index_and_read_back() -> None:
 @pytest.mark.parametrize("key", ["temperature", "[x].temperature", "[3]temperature", 3, ""])
 def test_any_other_key_names_no_batch_item(key: object) -> None:
     assert item_index(key) is None
+
+
+# A number sent as a string is the number alone: nothing around it, whitespace included.
+_AROUND = st.text(
+    st.sampled_from(
+        [
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\x00",
+            "\x0b",
+            "\x0c",
+            "\x1f",
+            "\x7f",
+            "\u00a0",
+            "\u2028",
+            "\ufeff",
+            "x",
+            "+",
+        ]
+    ),
+    max_size=3,
+)
+
+
+@given(before=_AROUND, after=_AROUND, field=st.sampled_from(["temperature", "thermostat_value"]))
+def test_anything_around_a_number_sent_as_a_string_is_refused_by_name(
+    before: str, after: str, field: str
+) -> None:
+    text = before + "65" + after
+    if text in ("65", "+65"):  # nothing around it: the number itself ("+65" is a signed number)
+        assert getattr(parse_reading({**ORIGINAL_DEVICE_BODY, field: text}), field) == 65
+        return
+    with pytest.raises(InvalidReading) as caught:
+        parse_reading({**ORIGINAL_DEVICE_BODY, field: text})
+    assert list(caught.value.errors) == [field]
+
+
+@pytest.mark.parametrize("text", [" 65\n", "\t64 ", "65 ", " 65", "6 5"], ids=repr)
+def test_padded_numbers_are_refused(text: str) -> None:
+    with pytest.raises(InvalidReading) as caught:
+        parse_reading({**ORIGINAL_DEVICE_BODY, "temperature": text, "thermostat_value": text})
+    assert set(caught.value.errors) == {"temperature", "thermostat_value"}
+    assert "ASCII digits only" in caught.value.errors["temperature"]

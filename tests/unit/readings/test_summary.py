@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,8 +85,9 @@ def test_gaps_are_silences_over_the_threshold_and_the_day_edges_count() -> None:
     gaps = summarize(day_of(window))["gaps"]
     assert gaps == [
         {"from": "2022-02-03T00:00:00+00:00", "to": "2022-02-03T08:00:00+00:00", "minutes": 480.0},
-        {"from": "2022-02-03T11:55:00+00:00", "to": "2022-02-03T12:20:00+00:00", "minutes": 25.0},
-        {"from": "2022-02-03T17:55:00+00:00", "to": "2022-02-04T00:00:00+00:00", "minutes": 365.0},
+        # 11:55 holds until 12:10 (the threshold): the silence is a gap from then on.
+        {"from": "2022-02-03T12:10:00+00:00", "to": "2022-02-03T12:20:00+00:00", "minutes": 10.0},
+        {"from": "2022-02-03T18:10:00+00:00", "to": "2022-02-04T00:00:00+00:00", "minutes": 350.0},
     ]
 
 
@@ -95,19 +97,18 @@ def test_a_silence_of_exactly_the_threshold_is_not_a_gap() -> None:
     assert summarize(day_of(window))["gaps"] == []  # 11:55 -> 12:10 is 15 minutes: not over
 
 
-def test_a_silence_across_midnight_is_a_gap_on_both_days() -> None:
-    window = every(5, "22:00", "23:55", day="2022-02-03") + every(
-        5, "00:20", "02:00", day="2022-02-04"
+def test_a_silence_across_midnight_is_seen_whole_on_both_days() -> None:
+    window = every(5, "22:00", "23:50", day="2022-02-03") + every(
+        5, "00:25", "02:00", day="2022-02-04"
     )
     first, second = timelines(window, [DAY, date(2022, 2, 4)], UTC, LATER, GAP)
-    # 23:50 -> 00:20 is 30 minutes of silence: 10 before midnight, 20 after.
-    assert [(g.start, g.end) for g in first.gaps][-1] == (
-        datetime(2022, 2, 3, 23, 50, tzinfo=UTC),
-        datetime(2022, 2, 4, tzinfo=UTC),
-    )
+    # 23:45 -> 00:25 is 40 minutes of silence: 23:45 holds until 00:00, then 25 minutes of gap.
+    assert [(g.start, g.end) for g in first.gaps] == [
+        (datetime(2022, 2, 3, tzinfo=UTC), datetime(2022, 2, 3, 22, tzinfo=UTC))
+    ]
     assert next((g.start, g.end) for g in second.gaps) == (
         datetime(2022, 2, 4, tzinfo=UTC),
-        datetime(2022, 2, 4, 0, 20, tzinfo=UTC),
+        datetime(2022, 2, 4, 0, 25, tzinfo=UTC),
     )
 
 
@@ -123,9 +124,10 @@ def test_today_is_known_up_to_now_and_the_rest_is_not_a_gap() -> None:
     assert recent["gaps"] == []
     assert recent["known_minutes"] == 720.0  # 00:00 to now
     silent = summarize(day_of(every(5, "00:00", "11:35"), now))
-    assert silent["gaps"] == [
-        {"from": "2022-02-03T11:30:00+00:00", "to": "2022-02-03T12:00:00+00:00", "minutes": 30.0}
+    assert silent["gaps"] == [  # 11:30 holds until 11:45
+        {"from": "2022-02-03T11:45:00+00:00", "to": "2022-02-03T12:00:00+00:00", "minutes": 15.0}
     ]
+    assert silent["known_minutes"] == 705.0
 
 
 def test_a_day_without_readings_is_one_gap_or_nothing_yet() -> None:
@@ -169,11 +171,9 @@ def test_local_days_follow_the_zone_and_daylight_saving() -> None:
     assert (summary["day_minutes"], summary["count"]) == (1500, 25)
     assert summary["start"] == "2022-10-30T00:00:00+01:00"
     assert summary["end"] == "2022-10-31T00:00:00+00:00"
-    assert summary["heating_minutes"] == 1500.0
-    # Nothing after 23:00 GMT: silence from then on, the day's last hour.
-    assert summary["gaps"] == [
-        {"from": "2022-10-30T23:00:00+00:00", "to": "2022-10-31T00:00:00+00:00", "minutes": 60.0}
-    ]
+    assert summary["heating_minutes"] == summary["known_minutes"] == 1500.0
+    # The 23:00 GMT reading holds for the threshold, an hour: to the end of the day, no gap.
+    assert summary["gaps"] == []
 
 
 minutes_of_three_days = st.lists(st.integers(-24 * 60, 2 * 24 * 60), unique=True, max_size=80)
@@ -196,3 +196,82 @@ def test_timelines_of_a_stream_equal_timelines_of_each_day(minutes: list[int], g
         assert all(day.start <= a < b <= day.end for a, b in spans)
         assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
         assert all(day.start <= g.start < g.end <= day.end for g in day.gaps)
+
+
+# Every minute is known or in a gap, never both, never more than the day has: at the edges of
+# the accepted thresholds (5 and 1,440 minutes; 4 and 1,441 are refused by GET /summary and
+# /chart), across silences longer than a day, with the answer's rounding (0.01 minute, 0.0001).
+@given(
+    st.lists(st.integers(-3 * 24 * 60, 4 * 24 * 60), unique=True, max_size=60),
+    st.sampled_from([5, 15, 1440]),
+    st.integers(0, 6 * 24 * 60),
+)
+def test_no_minute_is_counted_twice_nor_a_day_overfilled(
+    minutes: list[int], gap: int, now_minute: int
+) -> None:
+    threshold = timedelta(minutes=gap)
+    start = datetime(2022, 2, 3, tzinfo=UTC)
+    now = start + timedelta(minutes=now_minute) - timedelta(days=1)
+    window = sorted(
+        Timed.of(Reading((start + timedelta(minutes=m)).isoformat(), m % 2 == 0, 20.0, 20), UTC)
+        for m in minutes
+    )
+    days = [DAY + timedelta(days=n) for n in range(-1, 4)]
+    for day in timelines(window, days, UTC, now, threshold):
+        spans = sorted([(h.start, h.end) for h in day.holds] + [(g.start, g.end) for g in day.gaps])
+        assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))  # no overlap
+        elapsed = (day.stop - day.start).total_seconds() / 60
+        summary = summarize(day)
+        gap_minutes = [g["minutes"] for g in summary["gaps"]]
+        assert summary["known_minutes"] <= summary["day_minutes"] == 1440
+        assert summary["heating_minutes"] <= summary["known_minutes"]
+        assert summary["known_minutes"] + sum(gap_minutes) == pytest.approx(
+            elapsed, abs=0.005 * (len(gap_minutes) + 1)
+        )
+        share = summary["heating_share"]
+        assert share is None or 0 <= share <= 1
+
+
+def test_a_silence_of_more_than_a_day_with_the_largest_threshold() -> None:
+    # 1,441 minutes of silence: the reading holds for 1,440, the last minute is a gap.
+    window = [at("12:00", on=True), at("12:01", day="2022-02-04")]
+    window = sorted(window)
+    first, second = timelines(window, [DAY, date(2022, 2, 4)], UTC, LATER, timedelta(days=1))
+    assert summarize(second)["gaps"][0] == {
+        "from": "2022-02-04T12:00:00+00:00",
+        "to": "2022-02-04T12:01:00+00:00",
+        "minutes": 1.0,
+    }
+    assert summarize(second)["heating_minutes"] == 720.0  # 00:00 to 12:00, not to 12:01
+    assert summarize(first)["known_minutes"] == 720.0
+
+
+def test_a_silence_of_exactly_the_smallest_threshold_is_known_and_one_more_minute_a_gap() -> None:
+    five = timedelta(minutes=5)
+    low, high = at("10:00").at, at("10:06").at
+
+    def between(day: Timeline) -> list[tuple[int, int]]:
+        return [(g.start.minute, g.end.minute) for g in day.gaps if low <= g.start < high]
+
+    known = timeline(DAY, UTC, [at("10:00", on=True), at("10:05")], LATER, five)
+    assert between(known) == []
+    gap = timeline(DAY, UTC, [at("10:00", on=True), at("10:06")], LATER, five)
+    assert between(gap) == [(5, 6)]
+    assert summarize(gap)["heating_minutes"] == 5.0
+
+
+def test_the_answer_rounds_minutes_to_hundredths_and_the_share_to_ten_thousandths() -> None:
+    def timed(clock: str, on: bool, temperature: float) -> Timed:
+        return Timed.of(Reading(f"2022-02-03T{clock}Z", on, temperature, 20), UTC)
+
+    # Heating for 20 seconds, then off; 20 seconds more, then silence (a 20-second gap after).
+    window = [timed("10:00:00", True, 20.0), timed("10:00:20", False, 20.1)]
+    window += [timed("10:00:40", False, 20.3), timed("10:15:41", False, 20.3)]
+    summary = summarize(day_of(window))
+    assert summary["heating_minutes"] == 0.33  # 1/3 minute
+    assert summary["temperature_mean"] == 20.18  # 80.7 / 4 = 20.175
+    assert summary["heating_share"] == round((1 / 3) / summary["known_minutes"], 4)
+    assert summary["known_minutes"] == 30.67  # 1/3 + 1/3 + 15 + 15
+    assert summary["heating_share"] == 0.0109  # (1/3) / (92/3) = 0.01087
+    [silence] = [g for g in summary["gaps"] if g["from"].startswith("2022-02-03T10:15:40")]
+    assert silence["minutes"] == 0.02  # 10:15:40 to 10:15:41: 1/60 minute

@@ -256,3 +256,141 @@ def test_a_stored_reading_without_an_instant_is_skipped(caplog: pytest.LogCaptur
     got = [t.record_date for t in in_time_order(store, parse_one_day("2022-02-03", UTC))]
     assert got == ["2022-02-03T06:00:00Z"]
     assert "2022-02-03 morning" in caplog.text
+
+
+# The supported range's edges, both sides, for dates and date-times; impossible offsets and
+# instants that overflow on the way to UTC are bad requests, never a 500.
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("0002-01-01", "0002-01-01"),
+        ("0002-01-01T00:00:00Z", "0002-01-01T00:00:01Z"),
+        ("9998-12-31", "9998-12-31"),
+        ("9998-12-31T23:59:59Z", "9999-01-01T00:00:00Z"),
+        ("9998-12-31T22:59:59-01:00", "9998-12-31T23:00:00-01:00"),  # ends at LATEST
+    ],
+    ids=["first-day", "first-instant", "last-day", "last-instant", "last-instant-offset"],
+)
+def test_the_edges_of_the_supported_range_are_accepted(low: str, high: str) -> None:
+    span = parse_range(low, high, UTC)
+    assert span.start < span.end
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("0001-12-31", "0002-01-01"),
+        ("0001-12-31T23:59:59Z", "0002-01-01T00:00:01Z"),
+        ("0002-01-01T00:59:59+01:00", "0002-01-01T01:00:01+01:00"),  # starts before EARLIEST
+        ("9998-12-31", "9999-01-01"),
+        ("9998-12-31T23:59:59Z", "9999-01-01T00:00:00.000001Z"),
+        ("9998-12-31T23:00:00-01:00", "9998-12-31T23:00:01-01:00"),  # ends after LATEST
+        ("0001-01-01T00:00:00+01:00", "0002-01-02"),  # overflows taken to UTC
+        ("2022-02-03", "9999-12-31T23:59:59-01:00"),  # overflows taken to UTC
+        ("2022-02-03T00:00:00+01:60", "2022-02-04"),  # minutes of an offset >= 60
+        ("2022-02-03T00:00:00-00:99", "2022-02-04"),
+        ("2022-02-03", "2022-02-04T00:00:00+24:00"),  # a day of offset
+    ],
+    ids=[
+        "day-before-first",
+        "instant-before-first",
+        "offset-before-first",
+        "day-after-last",
+        "instant-after-last",
+        "offset-after-last",
+        "overflow-low",
+        "overflow-high",
+        "offset-minutes-60",
+        "offset-minutes-99",
+        "offset-24h",
+    ],
+)
+def test_beyond_the_supported_range_or_impossible_is_a_bad_request(low: str, high: str) -> None:
+    with pytest.raises(BadRequest):
+        parse_range(low, high, UTC)
+
+
+@pytest.mark.parametrize(
+    ("day", "accepted"),
+    [("0001-12-31", False), ("0002-01-01", True), ("9998-12-31", True), ("9999-01-01", False)],
+)
+def test_the_first_and_last_days(day: str, accepted: bool) -> None:
+    if accepted:
+        span = parse_one_day(day, UTC)
+        assert span.end - span.start == timedelta(days=1)
+    else:
+        with pytest.raises(BadRequest, match="between 0002-01-01 and 9998-12-31"):
+            parse_one_day(day, UTC)
+
+
+def test_a_local_last_day_ending_after_the_last_instant_is_refused() -> None:
+    with pytest.raises(BadRequest, match="between"):
+        parse_one_day("9998-12-31", ZoneInfo("America/New_York"))
+    assert parse_one_day("9998-12-31", ZoneInfo("Asia/Tokyo")).end < datetime(
+        9999, 1, 1, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["2022-02-03T00:00:00+01:60", "2022-02-03T00:00:00+24:00", "0001-01-01T00:00:00+01:00"],
+)
+def test_instant_refuses_what_has_no_instant(timestamp: str) -> None:
+    with pytest.raises(ValueError):
+        instant(timestamp)
+
+
+def test_instant_at_the_offset_edges() -> None:
+    assert instant("2022-02-03T00:00:00+23:59") == datetime(2022, 2, 2, 0, 1, tzinfo=UTC)
+    assert instant("2022-02-03T00:00:00-00:59") == datetime(2022, 2, 3, 0, 59, tzinfo=UTC)
+
+
+def test_skipped_days_are_not_days_of_a_range() -> None:
+    apia = ZoneInfo("Pacific/Apia")
+    span = parse_range("2011-12-29", "2011-12-31", apia, dates_only=True)
+    assert span.days() == [date(2011, 12, 29), date(2011, 12, 31)]
+    with pytest.raises(BadRequest, match="does not exist in Pacific/Apia"):
+        parse_one_day("2011-12-30", apia)
+
+
+def test_a_range_ending_a_microsecond_into_a_day_touches_that_day() -> None:
+    span = parse_range("2022-02-03T00:00:00Z", "2022-02-04T00:00:00.000001Z", UTC)
+    assert span.day_count() == 2
+    assert span.days() == [date(2022, 2, 3), date(2022, 2, 4)]
+    assert span.partitions() == ["2022-02-02", "2022-02-03", "2022-02-04", "2022-02-05"]
+    whole = parse_range("2022-02-03T00:00:00Z", "2022-02-04T00:00:00Z", UTC)
+    assert (whole.day_count(), whole.partitions()) == (
+        1,
+        ["2022-02-02", "2022-02-03", "2022-02-04"],
+    )
+
+
+def test_widening_a_range_moves_both_ends_out() -> None:
+    span = parse_one_day("2022-02-03", UTC).widened(timedelta(minutes=15))
+    assert (span.start, span.end) == (
+        datetime(2022, 2, 2, 23, 45, tzinfo=UTC),
+        datetime(2022, 2, 4, 0, 15, tzinfo=UTC),
+    )
+
+
+def test_a_cursor_starts_the_reading_at_its_partition() -> None:
+    store = Partitions([reading(f"2022-01-{d:02d}T12:00:00Z") for d in range(1, 11)])
+    span = parse_range("2022-01-01", "2022-01-10", UTC)
+    after = (datetime(2022, 1, 5, 12, tzinfo=UTC), "2022-01-05T12:00:00Z")
+    rest = [t.record_date[:10] for t in in_time_order(store, span, after)]
+    assert rest == [f"2022-01-{d:02d}" for d in range(6, 11)]
+    assert store.read[0] == "2022-01-04"  # not the range's first partition
+
+
+def test_a_reading_at_the_end_of_a_range_is_not_in_it() -> None:
+    store = Partitions([reading("2022-02-03T23:59:59Z"), reading("2022-02-04T00:00:00Z")])
+    span = parse_one_day("2022-02-03", UTC)
+    assert [t.record_date for t in in_time_order(store, span)] == ["2022-02-03T23:59:59Z"]
+
+
+@pytest.mark.parametrize(("length", "looked_up"), [(64, True), (65, False)])
+def test_a_zone_name_longer_than_64_is_refused_unread(length: int, looked_up: bool) -> None:
+    name = "A" * length
+    with pytest.raises(BadRequest) as refused:
+        zone(name)
+    assert (name in str(refused.value)) is looked_up
