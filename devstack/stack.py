@@ -141,6 +141,9 @@ def _moto(port: int) -> Iterator[str]:
 
     from moto.server import ThreadedMotoServer  # a development dependency, only needed here
 
+    from devstack import moto_transactions
+
+    moto_transactions.install()  # ingest's batches are transactions (the module says why)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per moto request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

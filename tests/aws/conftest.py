@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack import moto_transactions
 from handlers import resize
 from infra import tables
 from tests import events
-from tests.aws import moto_transactions
 from tests.aws.dynamodb_proxy import DynamoDBProxy
 from tests.aws.dynamodb_proxy import running as dynamodb_proxy_running
 

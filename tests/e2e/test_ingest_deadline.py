@@ -8,12 +8,12 @@ from pathlib import Path
 
 import boto3
 
+from devstack import moto_transactions
 from devstack.runtime import FunctionProcess
 from handlers.readings.settings import BATCH_RESERVE_SECONDS
 from infra import tables
 from infra.functions import INGEST
 from tests import events
-from tests.aws import moto_transactions
 
 ROOT = Path(__file__).resolve().parents[2]
 

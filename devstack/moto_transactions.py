@@ -1,4 +1,5 @@
-"""moto's TransactWriteItems made linear, not quadratic, in its item count (tests only).
+"""moto's TransactWriteItems made linear, not quadratic, in its item count (the embedded stack and
+the tests install it into the moto server they run).
 
 moto (5.x) snapshots the table for its rollback with a deep copy, once per *action* of a
 transaction: a 2,000-reading batch then costs ~2 million item copies and minutes, where DynamoDB
