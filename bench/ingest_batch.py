@@ -1,4 +1,4 @@
-"""The ingest function's batch write rate: one POST of N readings through ``ingest.handler``,
+"""The ingest function's batch write rate: one POST of N readings through the ingest handler,
 its resend (every reading a duplicate), and the same readings as one conditional PutItem each,
 against moto's server in another process, so the CPU measured is the function's alone.
 
