@@ -23,7 +23,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-FULL_VCPU_MB = 1769
+from devstack.cgroups import FULL_VCPU_MB
+
 MEMORY_SIZES = (128, 256)
 
 
@@ -53,11 +54,11 @@ def moto_server() -> Iterator[str]:
         server.wait()
 
 
-def readings(count: int) -> list[dict[str, Any]]:
+def readings(count: int, year: int = 2026) -> list[dict[str, Any]]:
     """``count`` readings a minute apart."""
     return [
         {
-            "record_date": f"2026-{1 + i // 40320:02d}-{1 + i // 1440 % 28:02d}"
+            "record_date": f"{year}-{1 + i // 40320:02d}-{1 + i // 1440 % 28:02d}"
             f"T{i // 60 % 24:02d}:{i % 60:02d}:00Z",
             "thermostat_on": i % 2 == 0,
             "temperature": 20.5,
@@ -84,16 +85,13 @@ def main() -> None:
             AWS_ACCESS_KEY_ID="bench",
             AWS_SECRET_ACCESS_KEY="bench",
             AWS_DEFAULT_REGION="us-east-1",
-            READINGS_TABLE="bench-batch",
         )
+        from devstack.resources import create_resources
         from handlers import ingest
-        from handlers.common import aws
         from handlers.readings import store
         from handlers.readings.schema import parse_reading
-        from infra import tables
 
-        for table in ("bench-batch", "bench-each"):
-            aws.dynamodb().create_table(**tables.create_table_request(tables.READINGS, table))
+        table = create_resources().readings_table  # the table ingest writes by default
 
         def post(body: list[dict[str, Any]]) -> None:
             event = {
@@ -112,11 +110,11 @@ def main() -> None:
 
         post(readings(1))  # warm: the client made, the models loaded
         batch = readings(count)
-        parsed = [parse_reading(reading) for reading in batch]
+        parsed = [parse_reading(reading) for reading in readings(count, 2027)]  # other keys
         runs = {
             "one POST, transactions of 100": lambda: post(batch),
             "its resend (all duplicates)": lambda: post(batch),
-            "one PutItem each": lambda: [store.put_reading("bench-each", r) for r in parsed],
+            "one PutItem each": lambda: [store.put_reading(table, r) for r in parsed],
         }
         print(f"{count} readings; CPU of the function's process on one full core, and modelled")
         print(f"{'path':32} {'wall s':>7} {'CPU s':>7} {'ms/reading':>10}", end="")

@@ -25,11 +25,9 @@ def programs() -> list[str]:
     for package in TOOLING:
         for path in sorted((ROOT / package).rglob("*.py")):
             text = path.read_text()
-            if "argparse" not in text:
-                continue
-            if path.name == "__main__.py":
+            if path.name == "__main__.py":  # a package run as a program (its parser may be shared)
                 found.append(".".join(path.parent.relative_to(ROOT).parts))
-            elif 'if __name__ == "__main__"' in text:
+            elif "argparse" in text and 'if __name__ == "__main__"' in text:
                 found.append(".".join(path.relative_to(ROOT).with_suffix("").parts))
     return found
 

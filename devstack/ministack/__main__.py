@@ -8,93 +8,47 @@ python -m devstack.ministack start            start it, run the ready hook, stay
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import signal
 import sys
-import tempfile
-import threading
-from pathlib import Path
-from typing import NoReturn
+from typing import Any
 
-from devstack.ministack.install import (
-    PYTHON_MIN,
-    VERSION,
-    InstallError,
-    Layout,
-    default_venv,
-    find_python,
-    install,
+from devstack import emulator_cli
+from devstack.ministack import install, server
+
+
+def _ready(ministack: Any, layout: install.Layout) -> str:
+    return (
+        f"MiniStack ready at {ministack.endpoint} after {ministack.started_s:.1f} s, its"
+        f" ready hook run after {ministack.ready_s:.1f} s: the bucket, queues and tables"
+        " exist. Until Ctrl-C. Try:\n"
+        f"  make demo ENDPOINT={ministack.endpoint}\n"
+        f"  make up ENDPOINT={ministack.endpoint}\n"
+        f"  {layout.bin / 'aws'} --endpoint-url {ministack.endpoint} dynamodb list-tables"
+    )
+
+
+MINISTACK = emulator_cli.Emulator(
+    name="MiniStack",
+    module="devstack.ministack",
+    version=install.VERSION,
+    how="",
+    venv_default="MINISTACK_VENV or .venv-ministack",
+    no_python=(
+        f"MiniStack needs Python {'.'.join(map(str, install.PYTHON_MIN))} or later"
+        " (MINISTACK_PYTHON)"
+    ),
+    layout=install.Layout,
+    default_venv=install.default_venv,
+    find_python=install.find_python,
+    install=install.install,
+    install_error=install.InstallError,
+    running=server.running,
+    unavailable=server.Unavailable,
+    ready=_ready,
 )
-from devstack.ministack.server import Unavailable, running
-from devstack.ports import PortTaken
-
-
-def _interrupted(signum: int, frame: object) -> NoReturn:
-    """SIGTERM stops it as Ctrl-C does, even while it starts; a second one is ignored, so that
-    it cannot cut the stopping short and leave the server running."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
-def out(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("command", choices=("find-python", "install", "start"))
-    parser.add_argument("--venv", type=Path, help="default: MINISTACK_VENV or .venv-ministack")
-    parser.add_argument("--port", type=int, default=4566, help="start: the gateway's port")
-    args = parser.parse_args(argv)
-    layout = Layout((args.venv or default_venv()).resolve())
-
-    if args.command in ("find-python", "install"):
-        python = find_python()
-        if python is None:
-            minimum = ".".join(map(str, PYTHON_MIN))
-            sys.stderr.write(f"MiniStack needs Python {minimum} or later (MINISTACK_PYTHON)\n")
-            return 1
-        if args.command == "find-python":
-            out(python)
-            return 0
-        try:
-            install(layout, python)
-        except InstallError as exc:
-            sys.stderr.write(f"devstack.ministack install: {exc}\n")
-            return 1
-        out(f"MiniStack {VERSION} installed in {layout.venv} (Python: {python})")
-        return 0
-
-    log_path = Path(tempfile.mkdtemp(prefix="thumbstat-ministack-log-")) / "ministack.log"
-    out(f"Starting MiniStack {VERSION} (its log: {log_path})")
-    signal.signal(signal.SIGTERM, _interrupted)  # `kill PID` stops it cleanly too
-    try:
-        with (
-            log_path.open("wb") as log,
-            running(venv=layout.venv, port=args.port, log=log, log_path=log_path) as ministack,
-        ):
-            out(
-                f"MiniStack ready at {ministack.endpoint} after {ministack.started_s:.1f} s, its"
-                f" ready hook run after {ministack.ready_s:.1f} s: the bucket, queues and tables"
-                " exist. Until Ctrl-C. Try:\n"
-                f"  make demo ENDPOINT={ministack.endpoint}\n"
-                f"  make up ENDPOINT={ministack.endpoint}\n"
-                f"  {layout.bin / 'aws'} --endpoint-url {ministack.endpoint} dynamodb list-tables"
-            )
-            with contextlib.suppress(KeyboardInterrupt):
-                threading.Event().wait()
-            out("stopping MiniStack")
-    except KeyboardInterrupt:
-        out("MiniStack stopped while starting")
-        return 130
-    except (Unavailable, PortTaken) as exc:
-        sys.stderr.write(f"devstack.ministack: {exc}\n")
-        return 1
-    return 0
+    return emulator_cli.main(MINISTACK, __doc__ or "", argv)
 
 
 if __name__ == "__main__":
