@@ -19,20 +19,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
 from devstack.localstack.install import HERE, Layout, default_venv
 from devstack.ports import Port, check_free, free_port
+from devstack.processes import stop_group
 
 HOOK: Final = HERE / "ready.sh"
 # docker-compose.yml's, and SNS: the tier checks S3 -> SNS -> SQS delivery too.
@@ -122,17 +122,6 @@ def wait_ready(
     raise Unavailable(f"LocalStack was not ready after {timeout_s:.0f} s{log_tail(log_path)}")
 
 
-def stop(process: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    """SIGTERM (LocalStack stops DynamoDB Local itself), then its process group is killed."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout_s)
-    with suppress(ProcessLookupError):  # its own session: LocalStack and DynamoDB Local's JVM
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 @contextmanager
 def running(
     *,
@@ -172,4 +161,4 @@ def running(
             state = wait_ready(endpoint, process, timeout_s, log_path)
             yield LocalStack(endpoint, root, time.monotonic() - started, state)
         finally:
-            stop(process)
+            stop_group(process, timeout_s=30)  # LocalStack stops DynamoDB Local itself first

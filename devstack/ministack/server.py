@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import IO, Any, Final
 from devstack.localstack.server import HOOK, log_tail
 from devstack.ministack.install import Layout, default_venv
 from devstack.ports import Port, check_free, free_port
+from devstack.processes import stop_group
 
 READY_PATH: Final = "/_ministack/ready"
 HEALTH_PATH: Final = "/_ministack/health"
@@ -116,17 +116,6 @@ def run_hook(layout: Layout, endpoint: str, env: Mapping[str, str]) -> str:
     return result.stdout
 
 
-def stop(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
-    """SIGTERM, then its process group is killed (it runs in a session of its own)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout_s)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 @contextmanager
 def running(
     *,
@@ -170,4 +159,4 @@ def running(
             health = _get(endpoint + HEALTH_PATH)
             yield MiniStack(endpoint, root, up_s, ready_s, health[1] if health else {}, output)
         finally:
-            stop(process)
+            stop_group(process, timeout_s=10)
