@@ -179,27 +179,34 @@ class Spool:
         """Spool the reading as it is (``ReadingClient.send`` validates first), flagged
         ``clock_suspect`` when its time is obviously wrong (handlers.device.clock); returns
         the reading as spooled. Raises SpoolUnwritable."""
-        with translated(self.path):
-            self._db.execute("BEGIN IMMEDIATE")  # the newest time read and moved in one go
-            try:
-                taken = judged(reading, self._newest_taken())
-                self._db.execute(
-                    "INSERT INTO spool (body, queued_at) VALUES (?, ?)",
-                    (json.dumps(taken.to_json()), time.time()),
-                )
-                self._db.execute(  # a value a damaged page left (not a time) counts as 0
-                    "INSERT INTO meta VALUES ('newest_taken', ?) ON CONFLICT (key) DO UPDATE"
-                    " SET value = max(CASE WHEN CAST(value AS REAL) BETWEEN 0 AND ?"
-                    " THEN CAST(value AS REAL) ELSE 0 END, excluded.value)",
-                    (instant(taken.record_date).timestamp(), _YEAR_9999),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    with suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                raise
+        # the newest time read and moved in one go
+        with translated(self.path), self._immediate():
+            taken = judged(reading, self._newest_taken())
+            self._db.execute(
+                "INSERT INTO spool (body, queued_at) VALUES (?, ?)",
+                (json.dumps(taken.to_json()), time.time()),
+            )
+            self._db.execute(  # a value a damaged page left (not a time) counts as 0
+                "INSERT INTO meta VALUES ('newest_taken', ?) ON CONFLICT (key) DO UPDATE"
+                " SET value = max(CASE WHEN CAST(value AS REAL) BETWEEN 0 AND ?"
+                " THEN CAST(value AS REAL) ELSE 0 END, excluded.value)",
+                (instant(taken.record_date).timestamp(), _YEAR_9999),
+            )
         return taken
+
+    @contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """A write transaction taken at once (BEGIN IMMEDIATE), committed, or rolled back on any
+        exception (a failed ROLLBACK, on a disk that failed, must not hide the first error)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise
 
     def newest_taken(self) -> datetime | None:
         """The time of the newest reading ever added to this spool (sent ones included)."""
@@ -246,20 +253,13 @@ class Spool:
                     return readings
 
     def _quarantine(self, bad: Sequence[tuple[int, object, object, str]]) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._immediate():
             now = time.time()
             self._db.executemany(
                 f"INSERT OR REPLACE INTO {QUARANTINE_TABLE} VALUES (?, ?, ?, ?, ?)",
                 [(row_id, body, queued, why, now) for row_id, body, queued, why in bad],
             )
             self._db.executemany("DELETE FROM spool WHERE id = ?", [(row[0],) for row in bad])
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                with suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-            raise
         for row_id, _, _, why in bad:
             note = f"row {row_id} ({why})"
             logger.warning("quarantined spooled %s in %s", note, self.path)
