@@ -286,6 +286,11 @@ def _fetch(client: ReadingClient, args: argparse.Namespace) -> int:
         return _fail(ExitCode.TEMPFAIL, f"the function could not be reached ({exc}): retry later")
     except Misconfigured as exc:
         return _fail(ExitCode.CONFIG, f"{exc}: fix the URL, the profile, credentials or region")
+    return _show(answer, args)
+
+
+def _show(answer: Answer, args: argparse.Namespace) -> int:
+    """The exit code for the function's answer to a summary or chart, after saying it."""
     wording = answer.json().get("error") or answer.json().get("Message") or answer.describe()
     if answer.status in CONFIGURATION_STATUSES:
         return _fail(

@@ -19,6 +19,9 @@ what was being uploaded (none of it is named by the row it finds).
 
 Failed conditions are translated here, once, into return values and ``Busy``. Every other botocore
 error propagates as botocore raised it: Lambda retries the invocation (or the SQS message).
+
+Length: over 400 lines, kept whole because every conditional write here reads the same row
+attributes and lease condition; split, the row's shape would live in two modules.
 """
 
 from __future__ import annotations
