@@ -24,13 +24,15 @@ RESAMPLE_GAP: Final = 2
 # EXIF orientations from this one on (5 to 8) swap width and height.
 TRANSPOSING: Final = 5
 
-# The same for each DCT scale draft() can decode at. At 1/2 libjpeg-turbo inverts the 4x4
-# lowest frequencies, a good low-pass already: 1.25x leaves the pixels 49-50 dB from a full
-# decode's LANCZOS. At 1/4 and 1/8 (2x2, or only each block's DC: a box filter) the 2x gap
-# stays. A 1024 px rendition of a 12 MP photo then decodes at 1/2 instead of in full. (1.4x at
-# 1/4 would make a 24 MP photo's 1024 px rendition from a 1/4 decode, as pyvips and sharp do,
-# for up to 0.36 dB of PSNR: measured, not taken.)
-DRAFT_GAP: Final = {8: 2.0, 4: 2.0, 2: 1.25}
+# How many times the target a DCT-scaled decode must leave, at every scale draft() decodes at:
+# the rule libvips' shrink-on-load follows in sharp (the smallest scale leaving at least
+# 1.25x, then lanczos3 the rest), so the renditions are sharp's own pixels, within 0.02 dB of
+# PSNR, at every size. 2x at 1/8 and 1/4 (pyvips' thumbnail) keeps up to 0.9 dB more of a
+# full decode's LANCZOS at 400 and 800 px, for a decode twice to four times as large: 35-40%
+# more time for those sizes (python -m bench.peers.compare). libjpeg-turbo's 3/8 scale (Pillow's
+# decoder reaches it with a scale denominator of 3) measured no faster than 1/2: its 3x3 inverse
+# DCT is not vectorised.
+DRAFT_GAP: Final = 1.25
 
 
 def fit_within(size: Size, max_size: int) -> Size:
@@ -116,22 +118,21 @@ def largest_side(size: Size, specs: Sequence[RenditionSpec]) -> int:
 
 def _draft_request(size: Size, max_size: int) -> Size | None:
     """The size draft() is asked for, which makes it pick the smallest DCT scale that leaves
-    the decode ``DRAFT_GAP[scale]`` times the target; None: decode at full size."""
+    the decode ``DRAFT_GAP`` times the target; None: decode at full size."""
     target = fit_within(size, max_size)
     if target == size:
         return None
     for scale in (8, 4, 2):
         # Floors: draft() divides the size by the request and takes the scale at or below.
         width, height = size[0] // scale, size[1] // scale
-        gap = DRAFT_GAP[scale]
-        if width >= target[0] * gap and height >= target[1] * gap:
+        if width >= target[0] * DRAFT_GAP and height >= target[1] * DRAFT_GAP:
             return width, height
     return None
 
 
 def dc_scale_serves(size: Size, specs: Sequence[RenditionSpec]) -> bool:
     """True when draft() will decode a ``size`` JPEG at 1/8 scale for ``specs``: the 1/8-scale
-    image is then at least ``RESAMPLE_GAP`` times every rendition (orientation swaps both sides
+    image is then at least ``DRAFT_GAP`` times every rendition (orientation swaps both sides
     of both, so it changes nothing here)."""
     request = _draft_request(size, largest_side(size, specs))
     return request is not None and min(size[0] // request[0], size[1] // request[1]) >= 8

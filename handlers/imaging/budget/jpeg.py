@@ -125,9 +125,25 @@ def _read(data: bytes, layout: jpeg.Layout) -> _Read:
                         read.exif_bytes += length
             elif marker in jpeg.FRAMES or marker == jpeg.SOS:
                 _header(data[code + 3 : code + 3 + length], marker, read)
+                if marker == jpeg.SOS and _single_scan(read):
+                    break
     except jpeg.TooManyMarkers as exc:
         refuse_structures("JPEG marker segments", exc.count)
     return read
+
+
+def _single_scan(read: _Read) -> bool:
+    """The first scan of a sequential frame, with every component: libjpeg-turbo then decodes
+    in one pass without coefficient buffers (jdinput.c's has_multiple_scans is False) and stops
+    with an error at any later SOS, so nothing past this scan can cost memory and the walk need
+    not search the entropy-coded data for markers."""
+    frames = read.frames
+    return (
+        len(read.scans) == 1
+        and len(frames) == 1
+        and frames[0].marker not in jpeg.PROGRESSIVE | jpeg.LOSSLESS
+        and len(read.scans[0].components) >= len(frames[0].components) > 0
+    )
 
 
 def _header(payload: bytes, marker: int, read: _Read) -> None:

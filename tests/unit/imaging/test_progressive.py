@@ -34,6 +34,7 @@ from handlers.imaging import (
 from handlers.imaging import budget as decode_budget
 from handlers.imaging.progressive import PrefixScanner, Status
 from handlers.imaging.renditions import OutputFormat, RenditionSpec
+from handlers.imaging.sizing import DRAFT_GAP
 from tests.conftest import IMAGES
 from tests.unit.imaging.test_pipeline import decode, psnr
 
@@ -108,7 +109,7 @@ INELIGIBLE: list[tuple[str, Callable[[], bytes], str, str]] = [
         "32:auto",
         "refines DC",
     ),
-    ("rendition-over-an-eighth", lambda: _pillow(_photo()), "32:auto,33:webp", "renditions"),
+    ("rendition-over-an-eighth", lambda: _pillow(_photo()), "32:auto,52:webp", "renditions"),
     ("rendition-larger-than-source", lambda: _pillow(_photo()), "600:auto", "renditions"),
 ]
 
@@ -444,13 +445,14 @@ def test_a_damaged_head_gets_the_same_answer_through_a_layout(
         ((3000, 4000), "200:auto", True),  # portrait: the same test with the sides swapped
         ((4000, 3000), "200:auto,200:webp,150:avif", True),
         ((4000, 3000), "200:auto,800:webp", False),
-        ((4000, 3000), "250:auto", False),  # 1/8 is 500x375, under twice 250x188
-        ((3200, 2400), "200:auto", True),  # exactly 16 times
-        ((3199, 2400), "200:auto", False),
-        ((6000, 4000), "375:auto", True),
+        ((4000, 3000), "400:auto", True),  # 1/8 is 500x375: exactly 1.25 times 400x300
+        ((4000, 3000), "401:auto", False),  # 401x301: 1/8 is under 1.25 times
+        ((2000, 1504), "200:auto", True),  # exactly 10 times the long side
+        ((1999, 1504), "200:auto", False),
+        ((6000, 4000), "600:auto", True),
         ((512, 418), "32:auto", True),
         ((100, 100), "200:auto", False),  # no downscale at all
-        ((3200, 2409), "200:auto", False),  # 200x151: the rounded-up short side limits
+        ((2000, 1510), "200:auto", False),  # 200x151: the rounded-up short side limits
     ],
     ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else str(v),
 )
@@ -475,7 +477,7 @@ def test_dc_scale_serves_only_what_draft_decodes_at_an_eighth(
     eighth = (-(-width // 8), -(-height // 8))
     for spec in specs:  # the rule (on the stored size: orientation swaps both sides)
         target = fit_within((width, height), spec.size)
-        assert target[0] * 2 <= eighth[0] and target[1] * 2 <= eighth[1]
+        assert target[0] * DRAFT_GAP <= eighth[0] and target[1] * DRAFT_GAP <= eighth[1]
     estimate = decode_budget.Estimate("JPEG", (width, height), "RGB", scalable=True)
     assert (
         decode_budget.decoded_size(estimate, lambda size: sizing._draft_request(size, max(sizes)))
