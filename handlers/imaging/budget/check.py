@@ -68,6 +68,9 @@ class Estimate:
     # What a streaming decode (libvips, handlers.imaging.vips) keeps instead of ``held``, where
     # that differs: it never builds Pillow's structures (WebP's animation canvases).
     stream_held: int | None = None
+    # ... and what it allocates beside the base while decoding, where that differs from
+    # ``decoding`` (WebP: Pillow's two copies of the file while opening; libwebp's are none).
+    stream_decoding: int | None = None
     # JPEG: the marker segments the estimate was read from, for a reader of the same bytes
     # (handlers.imaging.progressive.scan) to fast-forward over instead of walking them again.
     jpeg: Layout | None = field(default=None, compare=False, repr=False)
@@ -106,10 +109,14 @@ def check(
     refuse_degenerate(estimate.size, format_)
     if held:
         decoded = held(estimate.size)
-        streaming = estimate.stream_held
-        peak = peak_bytes(
-            estimate if streaming is None else replace(estimate, held=streaming), len(data), decoded
+        streaming = replace(
+            estimate,
+            held=estimate.held if estimate.stream_held is None else estimate.stream_held,
+            decoding=estimate.decoding
+            if estimate.stream_decoding is None
+            else estimate.stream_decoding,
         )
+        peak = peak_bytes(streaming, len(data), decoded)
     else:
         decoded = decoded_size(estimate, draft)
         peak = peak_bytes(estimate, len(data), decoded)

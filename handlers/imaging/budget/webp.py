@@ -2,9 +2,9 @@
 
 WebPAnimDecoder keeps two RGBA canvases (the current and the previous), and Pillow hands the
 frame over as a third copy; opening copies the file twice more. A streaming decode (libvips) keeps
-none of those: libwebp decodes the file in place, scaled, row by row. Either way the ICCP, EXIF
-and XMP chunks are copied out whole, and a profile the pipeline honours (up to MAX_ICC_BYTES) is
-parsed by lcms too.
+none of those: libwebp decodes the file in place, scaled, row by row; but libvips holds the ICCP,
+EXIF and XMP chunks four times over at its peak, where Pillow copies them out once. A profile the
+pipeline honours (up to MAX_ICC_BYTES) is parsed by lcms too.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ class _Chunks:
 
 
 _METADATA_CHUNKS = frozenset({b"ICCP", b"EXIF", b"XMP "})
+# Copies of the metadata chunks a streaming decode holds at its peak: libvips' thumbnail_buffer
+# opens the file twice (the header, then the shrunk load), each keeping the chunks as blobs, and
+# handlers.imaging.vips copies the profile out (measured: 81 MB of peak for a 20 MB ICCP chunk,
+# 13 MB for 3 MB).
+_VIPS_METADATA_COPIES = 4
 
 
 def estimate(data: bytes) -> Estimate:
@@ -44,19 +49,22 @@ def estimate(data: bytes) -> Estimate:
     # libwebp's WebPAnimDecoder: the current and the previous canvas, RGBA; Pillow's get_next()
     # copies the canvas into a bytes object that its BytesIO keeps; WebPDataCopy keeps the file.
     held = 12 * canvas_pixels + len(data)
-    metadata = found.metadata + (ICC_COPIES * found.icc if found.icc <= MAX_ICC_BYTES else 0)
-    held += metadata
+    honoured = ICC_COPIES * found.icc if found.icc <= MAX_ICC_BYTES else 0
+    held += found.metadata + honoured
     # Decoding the first frame: VP8L's ARGB pixel buffer; a lossy frame's alpha plane and the
     # 32-bit buffer its lossless alpha stream may need. Opening also copies the file twice.
     decoding = (4 if frame[2] else 5 if alpha else 0) * frame_pixels + 2 * len(data)
-    decoding += width * 64 * 4  # VP8's per-macroblock-row caches
+    caches = width * 64 * 4  # VP8's per-macroblock-row caches
+    decoding += caches
     return Estimate(
         format="WEBP",
         size=(width, height),
         mode="RGBA" if alpha else "RGB",
         decoding=decoding,
         held=held,
-        stream_held=metadata,  # libwebp decodes the file in place, scaled, row by row
+        # libwebp decodes the file in place, scaled, row by row; libvips copies the metadata
+        stream_held=_VIPS_METADATA_COPIES * found.metadata + honoured,
+        stream_decoding=len(data) + caches,  # pyvips' blob of the file, and the caches
         note=("lossless" if frame[2] else "lossy") + (", alpha" if alpha else ""),
     )
 
