@@ -79,7 +79,8 @@ def _png_icc_chunk(stream: PngImagePlugin.PngStream, pos: int, length: int) -> b
         raise SyntaxError("unknown compression method in the iCCP chunk")
     inflate = zlib.decompressobj()
     try:
-        profile: bytes | None = inflate.decompress(chunk[name_end + 2 :], MAX_ICC_BYTES)
+        # A view, not a slice: the compressed stream is not copied beside the chunk.
+        profile: bytes | None = inflate.decompress(memoryview(chunk)[name_end + 2 :], MAX_ICC_BYTES)
     except zlib.error:
         profile = None
     if inflate.unconsumed_tail or inflate.decompress(b"", 1):

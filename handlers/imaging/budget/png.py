@@ -116,9 +116,9 @@ def icc_size(body: bytes | memoryview) -> int:
 
 
 _INFLATE_SLICE: Final = 256 * 1024
-# Copies of the iCCP chunk while it is read: the chunk, and handlers.imaging.decode's slice of its
-# compressed stream (libspng, on the streaming path, holds the chunk once).
-_ICC_CHUNK_COPIES: Final = 2
+# Copies of the iCCP chunk while it is read: the chunk alone (handlers.imaging.decode inflates a
+# view of it; libspng, on the streaming path, holds the chunk once).
+_ICC_CHUNK_COPIES: Final = 1
 _KEYWORD_BYTES: Final = 81  # a PNG keyword (1 to 79 bytes), its NUL and one byte more
 
 
