@@ -63,6 +63,16 @@ def to_srgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | No
     return converted, None
 
 
+def ignored(mode: str, icc: bytes | None) -> bool:
+    """True when ``to_srgb`` would not apply ``icc`` to an image of ``mode``: a profile lcms cannot
+    read, or one for another colour space (a CMYK profile on RGB pixels). The pixels are then
+    taken as sRGB. The transform is the one ``to_srgb`` builds and caches."""
+    if not icc or mode in ("L", "LA"):
+        return False
+    transform = _srgb_transform(icc)
+    return transform is None or transform.input_mode != ("RGB" if mode == "RGBA" else mode)
+
+
 def has_transparency(im: Image.Image) -> bool:
     return im.mode in ("RGBA", "LA") and im.getchannel("A").getextrema() != (255, 255)
 

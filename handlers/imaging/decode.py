@@ -81,10 +81,12 @@ def _png_icc_chunk(stream: PngImagePlugin.PngStream, pos: int, length: int) -> b
     try:
         # A view, not a slice: the compressed stream is not copied beside the chunk.
         profile: bytes | None = inflate.decompress(memoryview(chunk)[name_end + 2 :], MAX_ICC_BYTES)
+        if inflate.unconsumed_tail or inflate.decompress(b"", 1):
+            profile = None
+            stream.im_info[ICC_DROPPED] = too_large_icc()
     except zlib.error:
         profile = None
-    if inflate.unconsumed_tail or inflate.decompress(b"", 1):
-        profile = None  # over MAX_ICC_BYTES
+        stream.im_info[ICC_DROPPED] = "a damaged ICC profile (its compressed stream)"
     stream.im_info["icc_profile"] = profile
     return chunk
 
@@ -97,6 +99,9 @@ class Decoded:
     image: Image.Image  # L, LA, RGB, RGBA or CMYK
     orientation: int  # EXIF orientation, 1 when none
     icc: bytes | None  # the profile of the image's colours
+    # Why the file's ICC profile is not ``icc`` (too large, damaged): its colours are taken as
+    # sRGB, as an untagged image's are. Empty when it was kept, or there was none.
+    icc_dropped: str = ""
 
 
 @cache
@@ -172,13 +177,25 @@ def load(source: ImageFile.ImageFile) -> Decoded:
         image = _normalise_mode(source)
     if image is not source:
         source.close()  # the decoded pixels, freed before the base is made from the copy
-    return Decoded(image, orientation, bounded_icc(icc))
+    return Decoded(image, orientation, *bounded_icc(icc, source.info.get(ICC_DROPPED, "")))
 
 
-def bounded_icc(icc: bytes | None) -> bytes | None:
-    """The profile to honour: None past MAX_ICC_BYTES, so a huge one is neither parsed by lcms
-    nor embedded in a rendition (the colours are taken as sRGB, as for an untagged image)."""
-    return icc if icc and len(icc) <= MAX_ICC_BYTES else None
+# The key of Pillow's ``info`` under which the PNG reader (_png_icc_chunk) says why it dropped a
+# profile.
+ICC_DROPPED: Final = "thumbstat_icc_dropped"
+
+
+def too_large_icc() -> str:
+    return f"an ICC profile over {MAX_ICC_BYTES:,} bytes"
+
+
+def bounded_icc(icc: bytes | None, dropped: str = "") -> tuple[bytes | None, str]:
+    """The profile to honour and, when there is one it is not, why: None past MAX_ICC_BYTES, so a
+    huge one is neither parsed by lcms nor embedded in a rendition (the colours are taken as
+    sRGB, as for an untagged image). ``dropped``: why a reader already dropped one."""
+    if icc and len(icc) > MAX_ICC_BYTES:
+        return None, too_large_icc()
+    return icc or None, dropped
 
 
 def suits_vips_jpeg(source: ImageFile.ImageFile) -> bool:
@@ -187,7 +204,7 @@ def suits_vips_jpeg(source: ImageFile.ImageFile) -> bool:
     return (
         source.format == "JPEG"
         and source.mode in ("L", "RGB")
-        and source.width * source.height >= vips.RESAMPLE_MIN_PIXELS
+        and source.width * source.height >= vips.DECODE_MIN_PIXELS
         and vips.available()
     )
 
@@ -207,7 +224,7 @@ def load_jpeg_with_vips(
         image = vips.load_jpeg_resampled(data, shrink, size)
     except vips.VipsError as exc:
         raise corrupt(exc) from exc
-    return Decoded(image, orientation, bounded_icc(icc))
+    return Decoded(image, orientation, *bounded_icc(icc))
 
 
 def load_streamed(data: bytes, size: Size) -> Decoded:
@@ -217,7 +234,12 @@ def load_streamed(data: bytes, size: Size) -> Decoded:
         decoded = vips.load_resampled(data, size)
     except vips.VipsError as exc:
         raise corrupt(exc) from exc
-    return Decoded(decoded.image, decoded.orientation, bounded_icc(decoded.icc))
+    unread = (
+        ""
+        if decoded.icc or not vips.declares_icc(data)
+        else "an ICC profile libvips could not read"
+    )
+    return Decoded(decoded.image, decoded.orientation, *bounded_icc(decoded.icc, unread))
 
 
 def _orientation(im: Image.Image) -> int:

@@ -51,7 +51,7 @@ from PIL import Image
 from handlers.common.errors import ImageRejected, RejectReason
 from handlers.imaging import budget as decode_budget
 from handlers.imaging import crop, decode, progressive, resample
-from handlers.imaging.colour import drop_opaque_alpha, to_srgb
+from handlers.imaging.colour import drop_opaque_alpha, ignored, to_srgb
 from handlers.imaging.crop import Focus, Rect
 from handlers.imaging.decode import READABLE_FORMATS, Decoded, _load_isobmff_plugins, _orientation
 from handlers.imaging.encode import encode, output_format
@@ -122,6 +122,9 @@ class Renditions:
     encode_ms: float = 0.0  # every encode, and the placeholder
     dc_prefix: bool = False  # a progressive JPEG decoded from its DC scans alone (dc_prefix())
     bytes_decoded: int = 0  # of the input: all of it, or the DC scans' prefix
+    # Why the source's ICC profile was not applied (too large, damaged, unusable): its colours
+    # were taken as sRGB. Empty when it was applied, or there was none.
+    icc_dropped: str = ""
 
     @property
     def default(self) -> Rendition:
@@ -154,7 +157,7 @@ def make_renditions(
     header = _refuse(source, specs, max_pixels)
     plan, decoded = _decode(source, header, specs, max_pixels)
     plan = replace(plan, sizes=rendition_sizes(plan.source_size, specs, decoded.orientation))
-    coloured, icc = _colour(_base(decoded, plan), decoded.icc)
+    coloured, icc, icc_dropped = _colour(_base(decoded, plan), decoded)
     oriented, sizes = _orient(coloured, decoded.orientation, plan.sizes)
     pixels = resample.chain(oriented, sizes, plan.large_resample)
     cropping = time.perf_counter()
@@ -173,6 +176,7 @@ def make_renditions(
         encode_ms=(time.perf_counter() - decoded_at) * 1000,
         dc_prefix=source.prefix is not None,
         bytes_decoded=source.bytes_decoded,
+        icc_dropped=icc_dropped,
     )
 
 
@@ -301,10 +305,14 @@ def _base(decoded: Decoded, plan: _Plan) -> Image.Image:
     return made
 
 
-def _colour(base: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
-    """The base in sRGB, and the profile to embed (a grey image's own)."""
+def _colour(base: Image.Image, decoded: Decoded) -> tuple[Image.Image, bytes | None, str]:
+    """The base in sRGB, the profile to embed (a grey image's own), and why the file's profile
+    was not applied, if it was not."""
     with decode.refusing():
-        return to_srgb(base, icc)
+        dropped = decoded.icc_dropped
+        if ignored(base.mode, decoded.icc):
+            dropped = "an ICC profile LittleCMS cannot apply to these pixels"
+        return (*to_srgb(base, decoded.icc), dropped)
 
 
 def _orient(im: Image.Image, orientation: int, sizes: list[Size]) -> tuple[Image.Image, list[Size]]:

@@ -1,6 +1,7 @@
 """Resampling: the base the renditions are made from, and each rendition from the smallest image
 at least ``RESAMPLE_GAP`` times its size. ``reduce()`` (a box filter) as far as the gap allows,
-then LANCZOS to the exact size, Pillow's or (on megapixels) libvips' lanczos3.
+then LANCZOS to the exact size, Pillow's or (from 0.6 MP: vips.RESAMPLE_MIN_PIXELS) libvips'
+lanczos3.
 
 ``sizes`` are every rendition's size, largest first (handlers.imaging.sizing).
 """
@@ -43,7 +44,7 @@ def chain(base: Image.Image, sizes: list[Size], large_resample: bool) -> dict[Si
 
 def shrink(im: Image.Image, target: Size, large_resample: bool = False) -> Image.Image:
     """``im`` at ``target``: reduce() to within the gap, then LANCZOS (libvips' lanczos3 on
-    megapixels when ``large_resample`` allows its copy)."""
+    sources of 0.6 MP and more when ``large_resample`` allows its copy)."""
     if im.size == target:
         return im
     premultiplied = {"RGBA": "RGBa", "LA": "La"}.get(im.mode)
@@ -55,6 +56,6 @@ def shrink(im: Image.Image, target: Size, large_resample: bool = False) -> Image
         im = im.reduce(factor)
     resampled = None
     if large_resample and im.width * im.height >= vips.RESAMPLE_MIN_PIXELS:
-        resampled = vips.resample(im, target)  # 2-3x faster on megapixels
+        resampled = vips.resample(im, target)  # 1.4-2x faster from 0.6 MP
     im = resampled or im.resize(target, Image.Resampling.LANCZOS)
     return im.convert(im.mode.upper()) if premultiplied else im

@@ -145,6 +145,7 @@ def create(
         **read,
         "bytes_decoded": made.bytes_decoded,
         **({"dc_prefix": True} if made.dc_prefix else {}),
+        **({"icc_dropped": made.icc_dropped} if made.icc_dropped else {}),
         "bytes_out": sum(len(rendition.data) for rendition in made.renditions),
         "thumbnail_key": keys[0],
         "renditions": len(keys),

@@ -71,6 +71,7 @@ _RENDITION_ATTRIBUTES: Final = (
     "renditions",
     "thumbhash",
     "dominant-color",
+    "icc-dropped",
     RENDITIONS_SPEC,
 )
 
@@ -300,6 +301,8 @@ def commit_renditions(
         "renditions": {"M": renditions},
         RENDITIONS_SPEC: _s(rendition_specs.render(tuple(r.spec for r in made.renditions))),
     }
+    if made.icc_dropped:
+        fields["icc-dropped"] = _s(made.icc_dropped)
     if made.placeholder is not None:
         fields["thumbhash"] = _s(made.placeholder.thumbhash)
         if made.placeholder.dominant_color:

@@ -14,6 +14,8 @@ from botocore.exceptions import EndpointConnectionError
 from handlers import resize
 from handlers.common import aws
 from handlers.common.errors import RejectReason
+from handlers.imaging import decode
+from handlers.imaging.limits import MAX_ICC_BYTES
 from handlers.index.outcomes import Outcome
 from tests import events
 from tests.aws.conftest import Bucket
@@ -297,3 +299,16 @@ def test_sns_enveloped_notifications_are_processed(bucket: Bucket, image: bytes)
 
     assert resize.handler(events.sqs_event(envelope), None) == {"batchItemFailures": []}
     assert bucket.keys("thumbnails/") == ["thumbnails/200/fan-out.jpg.jpg"]
+
+
+def test_a_dropped_icc_profile_is_on_the_row_and_gone_with_a_reupload(bucket: Bucket) -> None:
+    key = "uploads/wide-gamut.png"
+    big = hostile.png_with_icc((300, 200), hostile.icc_profile(MAX_ICC_BYTES + 1), 16)
+    resize.handler(events.s3_event(bucket.upload(key, big)), None)
+    row = bucket.row(key)
+    assert row is not None and row["status"] == Outcome.OK
+    assert row["icc-dropped"] == decode.too_large_icc()
+
+    resize.handler(events.s3_event(bucket.upload(key, hostile.png((300, 200)))), None)
+    row = bucket.row(key)
+    assert row is not None and row["status"] == Outcome.OK and "icc-dropped" not in row
