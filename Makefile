@@ -15,7 +15,7 @@ LOCALSTACK_PORT ?= 4566
 MINISTACK_VENV ?= .venv-ministack
 MINISTACK_PORT ?= 4566
 
-.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-sizes bench-e2e bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack ministack-install ministack test-ministack deploy deploy-code destroy clean
+.PHONY: help image-check image-check-arm64 install test lint typecheck unit bench bench-classes bench-e2e bench-memory bench-report bench-results demo up invoke localstack-hook localstack-install localstack test-localstack ministack-install ministack test-ministack deploy deploy-code destroy clean
 
 # A bare `make` lists the targets (the `##` comments below).
 help:
@@ -121,25 +121,36 @@ BENCH_PYTEST = $(BIN)/pytest --benchmark-only --benchmark-enable -p no:cacheprov
 # Core benchmarks: naive, Image.thumbnail, tuned and the peers to 200 px, and the renditions.
 bench: $(VENV)/.bench-installed  ## core benchmarks: every method on every image (into BENCH_OUT)
 	mkdir -p $(BENCH_OUT)
-	$(BENCH_PYTEST) bench/ --ignore=bench/test_sizes.py --benchmark-json=$(BENCH_OUT)/core.json
+	$(BENCH_PYTEST) bench/ --benchmark-json=$(BENCH_OUT)/core.json
 
-# Every method at 200, 400, 800, 1024 and 1600 px, with PSNR against a LANCZOS reference.
-bench-sizes: $(VENV)/.bench-installed  ## every method at every rendition size, with PSNR (into BENCH_OUT)
+# Every input class at 200, 400, 800, 1024 and 1600 px: tuned, the floor, pyvips and sharp on one
+# thread, Image.thumbnail at 200 px, interleaved; CPU-time ratios (BENCH_ROUNDS: rounds, 11).
+bench-classes: $(VENV)/.bench-installed  ## every class at every rendition size, methods interleaved (into BENCH_OUT)
 	mkdir -p $(BENCH_OUT)
-	$(BENCH_PYTEST) bench/test_sizes.py --benchmark-json=$(BENCH_OUT)/sizes.json
+	$(BIN)/python -m bench.classes --out $(BENCH_OUT)/classes.json $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS))
 
 # The images through the embedded stack at 128..1769 MB, cold and warm, under Lambda's CPU share
 # and memory limit (cgroups; modelled where they cannot be written).
 bench-e2e: $(VENV)/.bench-installed  ## every image end to end at 128..1769 MB, cold and warm (into BENCH_OUT)
 	$(BIN)/python -m bench.e2e --out $(BENCH_OUT)/e2e.json
 
+# Peak memory per input class (generated inputs, from the S3 download on) under a cgroup at the
+# function's memory size; where cgroups cannot be written it says so and writes no memory.json,
+# and the report says the memory was not measured.
+bench-memory: $(VENV)/.bench-installed  ## peak memory per input class at 128 MB, under a cgroup (into BENCH_OUT)
+	mkdir -p $(BENCH_OUT)
+	rm -f $(BENCH_OUT)/memory.json
+	$(BIN)/python -m bench.memory_classes --out $(BENCH_OUT)/memory.json
+
 # RESULTS.md and its charts from BENCH_OUT's JSON (BENCH_MARKDOWN: write the markdown elsewhere).
 bench-report: $(VENV)/.bench-installed  ## RESULTS.md and charts from BENCH_OUT's JSON
 	$(BIN)/python -m bench.report --results $(BENCH_OUT) $(if $(BENCH_MARKDOWN),--markdown $(BENCH_MARKDOWN))
 
-# All four into bench/results, then bench/RESULTS.md: what is committed.
-bench-results:  ## bench, bench-sizes, bench-e2e and the report: the committed bench/RESULTS.md
-	$(MAKE) bench bench-sizes bench-e2e BENCH_OUT=bench/results
+# All of them into bench/results, then bench/RESULTS.md: what is committed (about 20 minutes on
+# the 2-core build machine, plus what bench.memory_classes takes).
+bench-results:  ## bench, bench-classes, bench-e2e, bench-memory and the report: the committed bench/RESULTS.md
+	$(MAKE) bench bench-classes bench-e2e BENCH_OUT=bench/results
+	$(MAKE) bench-memory BENCH_OUT=bench/results
 	$(MAKE) bench-report BENCH_OUT=bench/results BENCH_MARKDOWN=bench/RESULTS.md
 
 # Deploy to the AWS account of your credentials (needs Docker with buildx). ARGS is passed on,

@@ -24,8 +24,20 @@ MAX_SIZE = 200
 QUALITY = 85
 
 
+@functools.cache
+def register_heif_opener() -> None:
+    """Pillow reads HEIC once pillow-heif's opener is registered, as tutorials do (the tuned core
+    registers its own on its first HEIC; registering without options changes none of them)."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - pillow-heif is a dependency
+        return
+    pillow_heif.register_heif_opener()
+
+
 def naive(data: bytes, max_size: int = MAX_SIZE) -> bytes:
     """What the original function did: full decode, LANCZOS resize, save."""
+    register_heif_opener()
     im = Image.open(io.BytesIO(data))
     out = im.resize(fit_within(im.size, max_size), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
@@ -35,6 +47,7 @@ def naive(data: bytes, max_size: int = MAX_SIZE) -> bytes:
 
 def pillow_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
     """Pillow's own Image.thumbnail() (draft + reducing_gap), as most tutorials use it."""
+    register_heif_opener()
     im = Image.open(io.BytesIO(data))
     im.thumbnail((max_size, max_size))
     buffer = io.BytesIO()
@@ -114,8 +127,46 @@ KINDS: dict[str, frozenset[str]] = {
 }
 
 
+FORMATS: dict[str, str] = {"photo": "JPEG", "screenshot": "PNG", "webp": "WebP", "heic": "HEIC"}
+# Kinds a method reads only if its library was built to: HEIC needs libheif with an HEVC decoder
+# (libde265), which the libvips of the pyvips and sharp wheels leave out (patents). Probed once.
+PROBED: dict[str, frozenset[str]] = {
+    "pyvips": frozenset({"heic"}),
+    "sharp": frozenset({"heic"}),
+}
+
+
+def why_not_reads(method: str, kind: str) -> str | None:
+    """Why ``method`` does not read images of ``kind`` here, or None when it does. Call it only
+    for an available method: a probe runs the method."""
+    if kind not in KINDS.get(method, frozenset({kind})):
+        return f"{method} does not read {FORMATS.get(kind, kind)}"
+    if kind in PROBED.get(method, frozenset()):
+        return _probe(method, kind)
+    return None
+
+
 def reads(method: str, kind: str) -> bool:
-    return kind in KINDS.get(method, frozenset({kind}))
+    return why_not_reads(method, kind) is None
+
+
+@functools.cache
+def _probe(method: str, kind: str) -> str | None:
+    """Thumbnail a tiny image of ``kind`` with ``method``: None if it works, else why not."""
+    assert kind == "heic", kind  # the one probed kind
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - pillow-heif is a dependency
+        return "pillow-heif is not installed, so no HEIC to probe with"
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (64, 48), (90, 140, 200))).save(buffer, quality=50)
+    try:
+        METHODS[method](buffer.getvalue(), 16)  # type: ignore[call-arg]
+    except Exception as exc:  # pyvips.Error, a worker's error: whatever the library says
+        if "HEVC" in str(exc):
+            return f"{method} cannot decode HEIC here: its libheif has no HEVC decoder"
+        return f"{method} cannot read HEIC here: {str(exc).strip().splitlines()[0][:200]}"
+    return None
 
 
 def unavailable(method: str) -> str | None:

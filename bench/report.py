@@ -3,10 +3,13 @@
     python -m bench.report [--results DIR] [--markdown FILE]
     (make bench-report: a run's own DIR; make bench-results: the committed bench/RESULTS.md)
 
-Reads pytest-benchmark's JSON (DIR/core.json; DIR/sizes.json from bench/test_sizes.py when
-present) and the end-to-end run (DIR/e2e.json, bench/e2e.py) when present; writes the markdown
-and its charts (into DIR). Every figure comes from those files; the only constants are Lambda's
-pricing and its CPU-per-memory rule, cited below.
+Reads pytest-benchmark's JSON (DIR/core.json) and, when present, the classes run
+(DIR/classes.json, bench/classes.py: tuned against its peers on every input class at every
+rendition size, judged on the goals; bench/class_report.py), the end-to-end run (DIR/e2e.json,
+bench/e2e.py) and the peak memory per class (DIR/memory.json, bench.memory_classes;
+bench/memory_report.py); writes the markdown and its charts (into DIR). Every figure comes from
+those files; the only constants are Lambda's pricing and its CPU-per-memory rule, cited below,
+and the goals (bench/class_report.py's GOALS).
 
 Measured and modelled. The end-to-end run measures each memory size where cgroups can be written
 (devstack/cgroups.py: Lambda's CPU share as a CPU quota, the memory size as a memory limit); its
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from bench import class_report, memory_report
 from devstack.cgroups import FULL_VCPU_MB as FULL_VCPU_MB  # Lambda's one vCPU; re-exported
 
 BENCH: Final = Path(__file__).resolve().parent
@@ -202,114 +206,6 @@ def core_tables(
                 f"{m.memory_used_mb:.0f} | {there} |"
             )
         out.append(f"\n{ratio_line(methods)}\n")
-    return "\n".join(out)
-
-
-# --- every rendition size (bench/test_sizes.py) -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SizeMeasurement:
-    method: str
-    image: str
-    size: int
-    median_ms: float
-    cpu_ms: float
-    psnr_db: float | None  # None: no image (the floor) or not EXIF-oriented
-
-
-def load_sizes(path: Path) -> list[SizeMeasurement]:
-    found = []
-    for bench in json.loads(path.read_text())["benchmarks"]:
-        info = bench["extra_info"]
-        if "size" not in info:
-            continue
-        found.append(
-            SizeMeasurement(
-                method=info["method"],
-                image=info["image"],
-                size=int(info["size"]),
-                median_ms=bench["stats"]["median"] * 1000,
-                cpu_ms=info.get("cpu_ms", 0.0),
-                psnr_db=info.get("psnr_db"),
-            )
-        )
-    return found
-
-
-def _sizes_grid(
-    found: Iterable[SizeMeasurement],
-) -> dict[str, dict[int, dict[str, SizeMeasurement]]]:
-    grid: dict[str, dict[int, dict[str, SizeMeasurement]]] = {}
-    for m in found:
-        grid.setdefault(m.image, {}).setdefault(m.size, {})[m.method] = m
-    return grid
-
-
-def _psnr_delta(a: SizeMeasurement | None, b: SizeMeasurement | None) -> str:
-    if a is None or b is None or a.psnr_db is None or b.psnr_db is None:
-        return "-"
-    return f"{a.psnr_db - b.psnr_db:+.2f}"
-
-
-def _cell(m: SizeMeasurement | None, vips: SizeMeasurement | None) -> str:
-    if m is None:
-        return "-"
-    if m.psnr_db is None:
-        return f"{m.median_ms:.0f} ms"
-    delta = "" if m.method == "pyvips" else f" ({_psnr_delta(m, vips)})"
-    return f"{m.median_ms:.0f} ms, {m.psnr_db:.1f} dB{delta}"
-
-
-def sizes_tables(found: Sequence[SizeMeasurement], held_out: AbstractSet[str] = frozenset()) -> str:
-    """The summary matrices (tuned against pyvips and sharp, by image and size, with the PSNR
-    difference from pyvips), then every method's figures per image."""
-    if not found:
-        return "_No sizes benchmarks: `make bench-sizes` runs them._\n"
-    grid = _sizes_grid(found)
-    sizes = sorted({m.size for m in found})
-    head = "| image | " + " | ".join(f"{s} px" for s in sizes) + " |"
-    rule = "|---|" + "---|" * len(sizes)
-    out = []
-    for peer in ("pyvips", "sharp"):
-        out += [f"**tuned/{peer}**, medians (below 1.00: tuned is faster)\n", head, rule]
-        for image, by_size in grid.items():
-            cells = []
-            for s in sizes:
-                row = by_size.get(s, {})
-                tuned, other = row.get("tuned"), row.get(peer)
-                cells.append(
-                    _ratio(tuned.median_ms if tuned else None, other.median_ms if other else None)
-                )
-            out.append(f"| {_label(image, held_out)} | " + " | ".join(cells) + " |")
-        out.append("")
-    out += ["**PSNR of tuned minus PSNR of pyvips**, dB (above 0: tuned is closer)\n", head, rule]
-    for image, by_size in grid.items():
-        cells = [
-            _psnr_delta(by_size.get(s, {}).get("tuned"), by_size.get(s, {}).get("pyvips"))
-            for s in sizes
-        ]
-        out.append(f"| {_label(image, held_out)} | " + " | ".join(cells) + " |")
-    out.append("")
-    methods = ordered_methods(m.method for m in found)
-    out.append(
-        "Every method per image: median ms, PSNR against the reference dB (difference from "
-        "pyvips'). No PSNR: the method makes no image (floor) or ignores EXIF orientation.\n"
-    )
-    for image, by_size in grid.items():
-        out.append(f"#### {_label(image, held_out)}\n")
-        out.append("| size | " + " | ".join(methods) + " | tuned/pyvips | tuned/sharp |")
-        out.append("|---|" + "---|" * (len(methods) + 2))
-        for s in sizes:
-            row = by_size.get(s, {})
-            vips, tuned = row.get("pyvips"), row.get("tuned")
-            ratios = [
-                _ratio(tuned.median_ms if tuned else None, p.median_ms if p else None)
-                for p in (vips, row.get("sharp"))
-            ]
-            cells = [_cell(row.get(m), vips) for m in methods] + ratios
-            out.append(f"| {s} | " + " | ".join(cells) + " |")
-        out.append("")
     return "\n".join(out)
 
 
@@ -720,34 +616,47 @@ def render(
     core: Path,
     e2e: Path,
     chart_folder: Path,
-    sizes: Path | None = None,
+    classes: Path | None = None,
+    memory: Path | None = None,
     markdown_folder: Path | None = None,
 ) -> str:
+    """The whole report; ``classes`` and ``memory`` default to classes.json and memory.json
+    beside ``core``."""
     measurements, machine = load_core(core)
     grouped = by_image(measurements)
     held_out = _held_out()
     e2e_text, invocations = _e2e_section(e2e, held_out)
     pictures = charts(grouped, chart_folder, invocations)
+    classes_text, class_charts = class_report.section(
+        classes or core.with_name("classes.json"), chart_folder
+    )
+    memory_text, memory_charts = memory_report.section(
+        memory or core.with_name("memory.json"), chart_folder
+    )
     base = markdown_folder or chart_folder.parent
     libraries = machine.get("libraries", {})
     versions = ", ".join(f"{k} {v}" for k, v in libraries.items())
     rounds = sorted({m.rounds for m in measurements})
-    size_rows = load_sizes(sizes) if sizes is not None and sizes.exists() else []
+
+    def images(paths: Iterable[Path]) -> str:
+        return "\n".join(f"![{p.name}]({_relative(p, base)})" for p in paths)
+
     return "\n".join(
         [
             "# Benchmark results",
             "",
-            "Regenerate with `make bench-results` (core benchmarks, every rendition size, the "
-            "end-to-end run, this report). Every figure below is read from `core.json`, "
-            "`sizes.json` and `e2e.json` beside the charts; **measured** figures come from runs "
-            "under Lambda's limits, **modelled** ones from Lambda's CPU-share rule.",
+            "Regenerate with `make bench-results` (core benchmarks, every class at every "
+            "rendition size, the end-to-end run, the peak memory per class, this report). Every "
+            "figure below is read from `core.json`, `classes.json`, `e2e.json` and "
+            "`memory.json` beside the charts; **measured** figures come from runs under Lambda's "
+            "limits, **modelled** ones from Lambda's CPU-share rule.",
             "",
             f"- Machine: {machine.get('cpu', {}).get('brand_raw', '?')}, "
             f"{machine.get('cpu', {}).get('count', '?')} cores, {machine.get('system', '?')} "
             f"{machine.get('machine', '')}",
             f"- Versions: {versions}",
-            f"- Timings: medians over {', '.join(map(str, rounds))} rounds after 2 warm-up rounds, "
-            "with min and max; memory: peak RSS of a fresh process making one thumbnail.",
+            f"- Core timings: medians over {', '.join(map(str, rounds))} rounds after 2 warm-up "
+            "rounds, with min and max; memory: peak RSS of a fresh process making one thumbnail.",
             "- Core tables, modelled: CPU time x 1769 / MemorySetInMB below one vCPU (1,769 MB); "
             f"cost at arm64 prices, ${ARM64_USD_PER_GB_SECOND:.10f} per GB-second and $0.20 per "
             "million requests. Cheapest MemorySetInMB: among the sizes considered (the core "
@@ -755,8 +664,13 @@ def render(
             "the thumbnail was made), the smallest whose cost is within "
             f"{COST_TOLERANCE:.0%} of the least.",
             "",
-            *[f"![{p.name}]({_relative(p, base)})" for p in pictures],
+            images(pictures),
             "",
+            "## Every class at every size: tuned against its peers, and the goals",
+            "",
+            images(class_charts),
+            "",
+            classes_text,
             "## Core: every method on every image, to 200 px",
             "",
             "Methods: **naive** (what the original function did: full decode, LANCZOS resize, "
@@ -768,13 +682,6 @@ def render(
             "in the run. Held out: images not tuned on.",
             "",
             core_tables(grouped, held_out),
-            "## Every rendition size",
-            "",
-            "bench/test_sizes.py: each method to 200, 400, 800, 1024 and 1600 px (medians of 5 "
-            "rounds). PSNR: against Pillow's full decode, EXIF-oriented, resized with LANCZOS "
-            "to the output's size in 8-bit sRGB, over black where there is alpha.",
-            "",
-            sizes_tables(size_rows, held_out),
             "## Renditions: the cost of each extra rendition",
             "",
             "`make_renditions` on each set: the single 200 px `auto` thumbnail, the same plus one "
@@ -790,6 +697,15 @@ def render(
             "includes the S3 download, upload and index write against moto's server).",
             "",
             e2e_text,
+            "## Peak memory per input class",
+            "",
+            "bench.memory_classes: each class's inputs through the resize function's create path "
+            "(download, decode budget, renditions, upload, index row) under the function's "
+            "memory size as a limit.",
+            "",
+            images(memory_charts),
+            "",
+            memory_text,
         ]
     )
 
@@ -810,7 +726,8 @@ def main() -> None:
             core,
             args.results / "e2e.json",
             args.results,
-            sizes=args.results / "sizes.json",
+            classes=args.results / "classes.json",
+            memory=args.results / "memory.json",
             markdown_folder=markdown.parent,
         )
     )

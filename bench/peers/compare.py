@@ -3,19 +3,20 @@
     python -m bench.peers.compare [--rounds 7] [--methods tuned,pyvips,sharp,rust-image]
 
 Every method makes each (image, size) thumbnail twice to warm up, then ``--rounds`` times, the
-methods taking turns (the order rotating each round) so a busy machine slows them alike. Prints a
-Markdown table of medians: wall time, and CPU time (this process's for Python methods, the
-worker's own for peers), then each peer's no-op round trip.
+methods taking turns (bench/interleave.py: the order rotating each round) so a busy machine slows
+them alike. Prints a Markdown table of medians: wall time, and CPU time (this process's for Python
+methods, the worker's own for peers), then each peer's no-op round trip. ``python -m
+bench.classes`` does the same for every input class and size, into JSON for the report.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Sequence
 
-from bench.methods import METHODS, unavailable
+from bench.interleave import interleaved
+from bench.methods import unavailable
 from bench.peers import PEERS
 from devstack import samples
 
@@ -24,39 +25,21 @@ SIZES = (200, 1024)
 WARM_UP = 2
 
 
-def timed(method: str, data: bytes, max_size: int) -> tuple[float, float, int]:
-    """Wall and CPU seconds of one thumbnail, and its size in bytes."""
-    function = METHODS[method]
-    started, cpu_started = time.perf_counter(), time.process_time()
-    out = function(data, max_size)  # type: ignore[call-arg]
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    peer = PEERS.get(method)
-    if peer is not None:
-        assert peer.last_cpu_s is not None
-        cpu = peer.last_cpu_s
-    return wall, cpu, len(out)
-
-
 def compare(methods: list[str], images: Sequence[str], rounds: int) -> None:
     print("| image | max | " + " | ".join(f"{m} wall / CPU ms" for m in methods) + " |")
     print("|---|---|" + "---|" * len(methods))
     for image in images:
         data = samples.load(image)
         for max_size in SIZES:
-            walls: dict[str, list[float]] = {m: [] for m in methods}
-            cpus: dict[str, list[float]] = {m: [] for m in methods}
+            measured = interleaved(methods, data, max_size, rounds, WARM_UP)
+            cells = []
             for method in methods:
-                for _ in range(WARM_UP):
-                    timed(method, data, max_size)
-            for turn in range(rounds):
-                for method in methods[turn % len(methods) :] + methods[: turn % len(methods)]:
-                    wall, cpu, _ = timed(method, data, max_size)
-                    walls[method].append(wall * 1000)
-                    cpus[method].append(cpu * 1000)
-            cells = [
-                f"{statistics.median(walls[m]):.1f} / {statistics.median(cpus[m]):.1f}"
-                for m in methods
-            ]
+                timings = measured.timings.get(method)
+                if timings is None:
+                    cells.append(measured.failed[method])
+                    continue
+                wall, cpu = statistics.median(timings.wall_ms), statistics.median(timings.cpu_ms)
+                cells.append(f"{wall:.1f} / {cpu:.1f}")
             print(f"| {image} | {max_size} | " + " | ".join(cells) + " |", flush=True)
     print()
     for method in methods:

@@ -16,12 +16,10 @@ from bench.report import (
     FULL_VCPU_MB,
     Invocation,
     Measurement,
-    SizeMeasurement,
     cheapest,
     e2e_sizes_table,
     e2e_table,
     render,
-    sizes_tables,
 )
 
 
@@ -138,30 +136,6 @@ def test_end_to_end_tables_show_deaths_and_rejections() -> None:
     assert "| screenshot-5k | rejected | - | - |" in every
 
 
-def size(method: str, ms: float, psnr: float | None, image: str = "photo-12mp") -> SizeMeasurement:
-    return SizeMeasurement(method, image, 1024, ms, ms, psnr)
-
-
-def test_sizes_tables_compare_tuned_with_pyvips_and_sharp() -> None:
-    text = sizes_tables(
-        [
-            size("tuned", 50, 35.5),
-            size("pyvips", 100, 35.0),
-            size("sharp", 40, 34.0),
-            size("floor", 20, None),
-            size("tuned", 30, 30.0, image="screenshot-4k"),
-            size("pyvips", 15, 31.0, image="screenshot-4k"),
-        ]
-    )
-    assert "| photo-12mp | 0.50 |" in text and "| screenshot-4k | 2.00 |" in text  # tuned/pyvips
-    assert "| photo-12mp | 1.25 |" in text and "| screenshot-4k | - |" in text  # tuned/sharp
-    assert "| photo-12mp | +0.50 |" in text and "| screenshot-4k | -1.00 |" in text  # PSNR
-    assert (
-        "| 1024 | 50 ms, 35.5 dB (+0.50) | 100 ms, 35.0 dB | 40 ms, 34.0 dB (-1.00) | 20 ms "
-        "| 0.50 | 1.25 |" in text
-    )
-
-
 def test_psnr_is_the_mean_squared_error_in_decibels() -> None:
     black, grey = Image.new("RGB", (8, 8), (0, 0, 0)), Image.new("RGB", (8, 8), (1, 1, 1))
     assert quality.psnr(black, grey) == pytest.approx(10 * math.log10(255**2))
@@ -259,33 +233,13 @@ def test_report_renders_tables_and_charts_from_the_json(tmp_path: Path) -> None:
     assert (tmp_path / "charts/power-tuning.png").stat().st_size > 10_000
 
 
-def test_report_says_what_is_modelled_and_reads_the_sizes(tmp_path: Path) -> None:
+def test_report_says_what_is_modelled(tmp_path: Path) -> None:
     bench = {
         "extra_info": {"method": "tuned", "image": "photo-12mp", "cpu_ms": 30.0, "max_rss_mb": 40},
         "stats": {"median": 0.030, "min": 0.029, "max": 0.031, "rounds": 15},
     }
     core = tmp_path / "core.json"
     core.write_text(json.dumps({"benchmarks": [bench], "machine_info": {}}))
-    sizes = tmp_path / "sizes.json"
-    sizes.write_text(
-        json.dumps(
-            {
-                "benchmarks": [
-                    {
-                        "extra_info": {
-                            "method": m,
-                            "image": "photo-12mp",
-                            "size": 800,
-                            "cpu_ms": ms,
-                            "psnr_db": db,
-                        },
-                        "stats": {"median": ms / 1000},
-                    }
-                    for m, ms, db in (("tuned", 60.0, 34.0), ("pyvips", 40.0, 34.25))
-                ]
-            }
-        )
-    )
     e2e = tmp_path / "e2e.json"
     rows = [invocation(start="cold", init_duration_ms=300.0), invocation(duration_ms=80.0)]
     for row in rows:
@@ -294,11 +248,10 @@ def test_report_says_what_is_modelled_and_reads_the_sizes(tmp_path: Path) -> Non
         json.dumps({"mode": "modelled", "why_modelled": "not root", "invocations": rows})
     )
 
-    text = render(core, e2e, tmp_path, sizes=sizes, markdown_folder=tmp_path.parent)
+    text = render(core, e2e, tmp_path, markdown_folder=tmp_path.parent)
 
     assert "**Modelled** (not root)" in text and "At 128 MB, modelled" in text
     # 50 ms of CPU at 128 MB: 691.02 ms (billed 692), whatever the unlimited run took.
     assert "| photo-12mp | warm | - | - | 691 | 692 | 128 |" in text
-    assert "| photo-12mp | 1.50 |" in text and "| photo-12mp | -0.25 |" in text
     assert f"![power-tuning.png]({tmp_path.name}/power-tuning.png)" in text
     assert (tmp_path / "power-tuning.png").stat().st_size > 10_000
