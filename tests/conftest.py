@@ -46,19 +46,24 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point every boto3 client (ours included, created afresh) at moto's server."""
-    from handlers.common import aws
-
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_server,
+def moto_environment(endpoint: str) -> dict[str, str]:
+    """The variables that point a client (or a function process) at moto's server."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-    }.items():
+    }
+
+
+@pytest.fixture
+def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point every boto3 client (ours included, created afresh) at moto's server."""
+    from handlers.common import aws
+
+    for name, value in moto_environment(moto_server).items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     aws.clear()

@@ -11,12 +11,11 @@ limit is the function's size (cgroup v1; skipped where it cannot be written):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bench import memory_classes as harness
 from devstack import cgroups
+from tests.conftest import moto_environment
 from tests.unit.imaging import memory_classes as classes
 
 pytestmark = pytest.mark.slow
@@ -33,15 +32,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[harness.Input]:
 
 
 @pytest.fixture(scope="module")
-def endpoint(moto_server: str) -> Iterator[dict[str, str]]:
-    yield {
-        "AWS_ENDPOINT_URL": moto_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
+def endpoint(moto_server: str) -> dict[str, str]:
+    return moto_environment(moto_server)
 
 
 # RLIMIT_AS is no stand-in: it limits address space, which allocators reserve far beyond what
