@@ -8,7 +8,9 @@
 
 Each route unpacks the query, reads the partitions (handlers.readings.store), hands them to the
 pure cores (handlers.readings.timerange, handlers.readings.summary, handlers.readings.chart) and
-answers. Bad parameters
+answers. The summary and chart cores (and the XML escaping and statistics they bring) are
+imported by their routes, not with this module: a cold start that stores a reading never loads
+them. Bad parameters
 raise BadRequest (400) with what to send instead; a day without readings is an answer, not an
 error.
 """
@@ -29,11 +31,9 @@ from typing import Any, Final
 
 from handlers.common.errors import BadRequest
 from handlers.common.logs import get_logger, log_json
-from handlers.readings import chart
 from handlers.readings import store as readings_store
 from handlers.readings.schema import Reading
 from handlers.readings.settings import IngestSettings
-from handlers.readings.summary import DEFAULT_GAP_MINUTES, GAP_MINUTES_RANGE, summarize, timelines
 from handlers.readings.timerange import (
     Range,
     Timed,
@@ -75,6 +75,8 @@ def _whole(raw: str) -> bool:
 
 
 def _gap(query: Mapping[str, str]) -> timedelta:
+    from handlers.readings.summary import DEFAULT_GAP_MINUTES, GAP_MINUTES_RANGE
+
     raw = query.get("gap_minutes", str(DEFAULT_GAP_MINUTES))
     low, high = GAP_MINUTES_RANGE
     if not _whole(raw) or not low <= int(raw) <= high:
@@ -186,6 +188,8 @@ def _days_and_zone(query: Mapping[str, str]) -> tuple[Range, tzinfo]:
 
 def get_summary(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     """GET /summary: one summary per local day of the range."""
+    from handlers.readings.summary import summarize, timelines
+
     query = _query(event)
     span, tz = _days_and_zone(query)
     gap = _gap(query)
@@ -201,6 +205,9 @@ def get_summary(event: Mapping[str, Any], config: IngestSettings) -> Answer:
 
 def get_chart(event: Mapping[str, Any], config: IngestSettings) -> Answer:
     """GET /chart?day=: the day drawn as SVG (an empty day too)."""
+    from handlers.readings import chart
+    from handlers.readings.summary import timelines
+
     query = _query(event)
     if "from" in query or "to" in query:
         raise BadRequest("a chart shows one day: ?day=YYYY-MM-DD")
