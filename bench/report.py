@@ -619,9 +619,10 @@ def render(
     classes: Path | None = None,
     memory: Path | None = None,
     markdown_folder: Path | None = None,
+    init: Path | None = None,
 ) -> str:
-    """The whole report; ``classes`` and ``memory`` default to classes.json and memory.json
-    beside ``core``."""
+    """The whole report; ``classes``, ``memory`` and ``init`` default to classes.json,
+    memory.json and init.md beside ``core``."""
     measurements, machine = load_core(core)
     grouped = by_image(measurements)
     held_out = _held_out()
@@ -706,8 +707,23 @@ def render(
             images(memory_charts),
             "",
             memory_text,
+            "## Cold starts in the container",
+            "",
+            "`make bench-init` (python -m infra.runtime_cost --cold): each image's own entrypoint "
+            "under podman against a Runtime API, one event each (a 1024x768 JPEG upload for "
+            "resize, a posted reading for ingest), on one full core: Lambda gives an invocation "
+            "memory/1,769 of one (docs/architecture.md, Cold starts in the container).",
+            "",
+            init_section(init or core.with_name("init.md")),
         ]
     )
+
+
+def init_section(path: Path) -> str:
+    """The cold-start tables ``make bench-init`` wrote, or why there are none."""
+    if not path.exists():
+        return "**Not measured** in this run (no init.md: `make bench-init` needs podman).\n"
+    return path.read_text()
 
 
 def main() -> None:

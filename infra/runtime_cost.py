@@ -721,6 +721,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="--cold --image: as on the official python base (no standard library bytecode)",
     )
+    parser.add_argument(
+        "--out", type=Path, help="--cold: also write the tables (markdown) to this file"
+    )
     parser.add_argument("functions", nargs="*", default=list(STEPS), metavar="FUNCTION")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -729,6 +732,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ensure_podman_conf()  # podman's settings for these machines (infra/podman.py)
     if args.cold:
         upload = photo()
+        tables: list[str] = []
         with answering(upload) as endpoint:
             for function in args.functions:
                 event = cold_event(function, len(upload))
@@ -743,9 +747,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for _ in range(args.repeat)
                 ]
                 base = ", as on the official base" if args.official_base else ""
-                for line in cold_table(function, where + base, starts):
+                lines = cold_table(function, where + base, starts)
+                for line in lines:
                     logger.info("%s", line)
                 logger.info("")
+                tables += [line for line in lines if not line.startswith(("answer:", "{"))]
+                tables.append("")
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text("\n".join(tables))
         return 0
     with answering() as endpoint:
         for function in args.functions:

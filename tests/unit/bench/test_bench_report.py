@@ -19,6 +19,7 @@ from bench.report import (
     cheapest,
     e2e_sizes_table,
     e2e_table,
+    init_section,
     render,
 )
 
@@ -255,3 +256,12 @@ def test_report_says_what_is_modelled(tmp_path: Path) -> None:
     assert "| photo-12mp | warm | - | - | 691 | 692 | 128 |" in text
     assert f"![power-tuning.png]({tmp_path.name}/power-tuning.png)" in text
     assert (tmp_path / "power-tuning.png").stat().st_size > 10_000
+
+
+def test_the_cold_start_section_is_the_run_s_tables_or_says_it_was_not_measured(
+    tmp_path: Path,
+) -> None:
+    tables = tmp_path / "init.md"
+    assert "Not measured" in init_section(tables)
+    tables.write_text("| container start | Init |\n| --- | --- |\n| 1169 (1157) | 382 (380) |\n")
+    assert init_section(tables) == tables.read_text()
