@@ -56,8 +56,10 @@ def pillow_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
 
 
 def tuned(data: bytes, max_size: int = MAX_SIZE) -> bytes:
-    """thumbstat's core: one ``auto`` rendition of ``max_size``, without the placeholder."""
-    specs = (RenditionSpec(max_size, OutputFormat.AUTO),)
+    """thumbstat's core: one JPEG rendition of ``max_size``, without the placeholder. JPEG, as
+    every peer here writes: an image with transparency is flattened on white, where the function's
+    default ``auto`` would write a PNG (whose encode alone costs more than the whole resize)."""
+    specs = (RenditionSpec(max_size, OutputFormat.JPEG),)
     return make_renditions(data, specs, quality=QUALITY, placeholder=False).default.data
 
 
@@ -82,7 +84,7 @@ def pyvips_thumbnail(data: bytes, max_size: int = MAX_SIZE) -> bytes:
 
 def floor(data: bytes, max_size: int = MAX_SIZE) -> bytes:
     """The physical floor for a JPEG: libjpeg-turbo's DCT-scaled decode alone, at the scale
-    tuned's draft() request picks (handlers.imaging.sizing's per-scale gap)."""
+    tuned's draft() request picks (handlers.imaging.sizing.DRAFT_GAP)."""
     import simplejpeg
 
     height, width, _, _ = simplejpeg.decode_jpeg_header(data)  # (height, width, ...)

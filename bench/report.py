@@ -676,7 +676,8 @@ def render(
             "",
             "Methods: **naive** (what the original function did: full decode, LANCZOS resize, "
             "save), **pillow-thumbnail** (`Image.thumbnail()`), **tuned** "
-            "(`handlers.imaging.make_renditions`), **pyvips** (`thumbnail_buffer`), **sharp** "
+            "(`handlers.imaging.make_renditions`, one JPEG rendition, as every peer writes), "
+            "**pyvips** (`thumbnail_buffer`), **sharp** "
             "(node, one thread), **rust-image** (the original's Rust approach: the `image` crate, "
             "`thumbnail`, JPEG q85), **floor** (libjpeg-turbo's DCT-scaled decode alone, via "
             "simplejpeg: no resize, no encode). A method absent from a table was not available "

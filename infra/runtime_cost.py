@@ -755,7 +755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tables.append("")
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text("\n".join(tables))
+            args.out.write_text("\n".join(tables) + "\n")
         return 0
     with answering() as endpoint:
         for function in args.functions:
