@@ -14,7 +14,7 @@ at build time; a client passed around any other way would hide its calls from it
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, cast
 
 import botocore.session
 from botocore.config import Config
@@ -23,14 +23,18 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-# Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
-# connection from eating a function's whole timeout.
-_CONFIG: Final = Config(
-    retries={"mode": "standard"},
-    connect_timeout=5,
-    read_timeout=30,
-    tcp_keepalive=True,
-)
+
+def _config() -> Config:
+    """The clients' configuration, a new one for each client: botocore writes the
+    AWS_MAX_ATTEMPTS it reads into the ``retries`` dict it is given, so a shared one would carry
+    one client's setting to every later one. Standard retry mode retries throttling and 5xx with
+    backoff; short timeouts keep a stuck connection from eating a function's whole timeout."""
+    return Config(
+        retries={"mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+        tcp_keepalive=True,
+    )
 
 
 @cache
@@ -41,12 +45,12 @@ def _session() -> botocore.session.Session:
 
 @cache
 def s3() -> S3Client:
-    return cast("S3Client", _session().create_client("s3", config=_CONFIG))
+    return cast("S3Client", _session().create_client("s3", config=_config()))
 
 
 @cache
 def dynamodb() -> DynamoDBClient:
-    return cast("DynamoDBClient", _session().create_client("dynamodb", config=_CONFIG))
+    return cast("DynamoDBClient", _session().create_client("dynamodb", config=_config()))
 
 
 def clear() -> None:

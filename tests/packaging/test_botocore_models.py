@@ -310,8 +310,8 @@ def test_the_trimmed_clients_send_what_the_whole_ones_send(
         session = botocore.session.get_session()
         if data_path:
             session.set_config_variable("data_path", data_path)
-        s3: Any = session.create_client("s3", region_name=region, config=aws._CONFIG)
-        dynamodb: Any = session.create_client("dynamodb", region_name=region, config=aws._CONFIG)
+        s3: Any = session.create_client("s3", region_name=region, config=aws._config())
+        dynamodb: Any = session.create_client("dynamodb", region_name=region, config=aws._config())
         requests: list[Any] = []
         _capture(s3, requests)
         _capture(dynamodb, requests)

@@ -85,3 +85,16 @@ def test_each_client_is_made_once_on_first_use_where_aws_endpoint_url_says(
     assert (config.connect_timeout, config.read_timeout) == (5, 30)
     aws.clear()
     assert aws.s3() is not s3  # clear() forgets them
+
+
+def test_a_client_s_retry_setting_does_not_reach_the_next_one(
+    fresh_clients: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore writes AWS_MAX_ATTEMPTS into the retries it is given: each client has its own."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    first: Any = aws.s3().meta.config
+    assert first.retries == {"mode": "standard", "total_max_attempts": 1}
+    aws.clear()
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS")
+    later: Any = aws.s3().meta.config
+    assert later.retries == {"mode": "standard"}
