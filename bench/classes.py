@@ -49,7 +49,13 @@ from typing import Any, Final
 
 from bench import quality
 from bench.interleave import interleaved
-from bench.methods import METHODS, register_heif_opener, unavailable, why_not_reads
+from bench.methods import (
+    METHODS,
+    declines,
+    register_heif_opener,
+    unavailable,
+    why_not_reads,
+)
 from bench.peers import PEERS
 from devstack import samples
 
@@ -159,10 +165,9 @@ def run(
         data = samples.load(klass.sample)
         described.append(_describe(klass, data))
         kind = samples.SPECS[klass.sample].kind
-        reasons = {
-            m: available[m] or why_not_reads(m, kind)
-            for m in methods  # why_not_reads runs a probe: only for an available method
-        }
+        # What a method never reads is said first, wherever it runs; why_not_reads runs a probe,
+        # so only for an available method.
+        reasons = {m: declines(m, kind) or available[m] or why_not_reads(m, kind) for m in methods}
         for size in sizes:
             due = [m for m in methods if size in METHOD_SIZES.get(m, (size,))]
             here = [m for m in due if not reasons[m]]

@@ -138,11 +138,19 @@ PROBED: dict[str, frozenset[str]] = {
 }
 
 
+def declines(method: str, kind: str) -> str | None:
+    """Why ``method`` never reads images of ``kind`` (KINDS), whatever is installed; else None."""
+    if kind not in KINDS.get(method, frozenset({kind})):
+        return f"{method} does not read {FORMATS.get(kind, kind)}"
+    return None
+
+
 def why_not_reads(method: str, kind: str) -> str | None:
     """Why ``method`` does not read images of ``kind`` here, or None when it does. Call it only
     for an available method: a probe runs the method."""
-    if kind not in KINDS.get(method, frozenset({kind})):
-        return f"{method} does not read {FORMATS.get(kind, kind)}"
+    declined = declines(method, kind)
+    if declined:
+        return declined
     if kind in PROBED.get(method, frozenset()):
         return _probe(method, kind)
     return None
