@@ -26,12 +26,12 @@ TRANSPOSING: Final = 5
 
 # How many times the target a DCT-scaled decode must leave, at every scale draft() decodes at:
 # the rule libvips' shrink-on-load follows in sharp (the smallest scale leaving at least
-# 1.25x, then lanczos3 the rest), so the renditions are sharp's own pixels, within 0.02 dB of
-# PSNR, at every size. 2x at 1/8 and 1/4 (pyvips' thumbnail) keeps up to 0.9 dB more of a
-# full decode's LANCZOS at 400 and 800 px, for a decode twice to four times as large: 35-40%
-# more time for those sizes (python -m bench.peers.compare). libjpeg-turbo's 3/8 scale (Pillow's
-# decoder reaches it with a scale denominator of 3) measured no faster than 1/2: its 3x3 inverse
-# DCT is not vectorised.
+# 1.25x, then lanczos3 the rest), so the renditions are as close to a full decode's LANCZOS as
+# sharp's: within 0.02 dB of PSNR up to 1024 px, 0.2 dB under at 1600. 2x at 1/8 and 1/4
+# (pyvips' thumbnail) keeps up to 0.9 dB more at 400 and 800 px, for a decode twice to four times
+# as large: 35-40% more time for those sizes (python -m bench.peers.compare). libjpeg-turbo's
+# 3/8 scale (Pillow's decoder reaches it with a scale denominator of 3) measured no faster than
+# 1/2: its 3x3 inverse DCT is not vectorised.
 DRAFT_GAP: Final = 1.25
 
 
