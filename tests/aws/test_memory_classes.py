@@ -67,12 +67,12 @@ def test_the_limit_is_the_memory_size(endpoint: dict[str, str]) -> None:
     """The process runs with the memory size as its cgroup's limit, topped up to the function's
     baseline; a peak over the size less the margin, or a kill, is judged a failure."""
     env = harness.child_environment(harness.create_stack(endpoint), 128, endpoint)
-    with harness.Child(128, env, use_cgroup=True) as child:
+    with harness.Child(128, env) as child:
         assert child.enforced_mb == 128
         assert child.baseline_mb >= harness.BASELINE_MB - 1
 
     def result(peak_mb: float, outcome: str = "ok") -> harness.Measured:
-        return harness.Measured("c", "f", 128, peak_mb, peak_mb, 128, outcome, "", 1, "cgroup")
+        return harness.Measured("c", "f", 128, peak_mb, peak_mb, 128, outcome, "", 1)
 
     assert not harness.judge(result(128 - harness.MARGIN_MB), "ok")
     assert harness.judge(result(128 - harness.MARGIN_MB + 0.1), "ok")
