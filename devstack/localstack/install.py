@@ -38,14 +38,20 @@ class InstallError(Exception):
     """A tool the installation needs is missing or failed; the message says which."""
 
 
-def default_venv(environ: Mapping[str, str] | None = None) -> Path:
+def venv_path(variable: str, folder: str, environ: Mapping[str, str] | None = None) -> Path:
+    """An emulator's virtualenv: ``variable`` in the environment when set, else ``folder`` at
+    the top of the checkout."""
     environ = os.environ if environ is None else environ
-    return Path(environ.get("LOCALSTACK_VENV") or ROOT / ".venv-localstack").resolve()
+    return Path(environ.get(variable) or ROOT / folder).resolve()
+
+
+def default_venv(environ: Mapping[str, str] | None = None) -> Path:
+    return venv_path("LOCALSTACK_VENV", ".venv-localstack", environ)
 
 
 @dataclass(frozen=True)
-class Layout:
-    """Where an installation keeps its parts."""
+class Virtualenv:
+    """The virtualenv an emulator is installed in; each emulator's ``Layout`` adds its parts."""
 
     venv: Path
 
@@ -56,6 +62,11 @@ class Layout:
     @property
     def python(self) -> Path:
         return self.bin / "python"
+
+
+@dataclass(frozen=True)
+class Layout(Virtualenv):
+    """Where an installation keeps its parts."""
 
     @property
     def npm_prefix(self) -> Path:

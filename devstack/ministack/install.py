@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from devstack.localstack.install import InstallError, python_version, run_step
+from devstack.localstack.install import (
+    InstallError,
+    Virtualenv,
+    python_version,
+    run_step,
+    venv_path,
+)
 
 HERE: Final = Path(__file__).resolve().parent
-ROOT: Final = HERE.parents[1]
 REQUIREMENTS: Final = HERE / "requirements.txt"
 VERSION: Final = "1.5.33"  # as requirements.txt pins it
 PYTHON_MIN: Final = (3, 10)  # its Requires-Python
@@ -27,23 +32,12 @@ __all__ = ["VERSION", "InstallError", "Layout", "default_venv", "find_python", "
 
 
 def default_venv(environ: Mapping[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("MINISTACK_VENV") or ROOT / ".venv-ministack").resolve()
+    return venv_path("MINISTACK_VENV", ".venv-ministack", environ)
 
 
 @dataclass(frozen=True)
-class Layout:
+class Layout(Virtualenv):
     """Where an installation keeps its parts."""
-
-    venv: Path
-
-    @property
-    def bin(self) -> Path:
-        return self.venv / "bin"
-
-    @property
-    def python(self) -> Path:
-        return self.bin / "python"
 
     def missing(self) -> list[str]:
         """What an installation lacks (nothing: ready to start)."""
