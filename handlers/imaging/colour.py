@@ -51,26 +51,29 @@ def to_srgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | No
         return im, icc  # grey profiles are small and converting grey to RGB triples the bytes
     alpha = im.getchannel("A") if im.mode == "RGBA" else None
     colour = im.convert("RGB") if alpha is not None else im
-    transform = _srgb_transform(icc) if icc else None
-    if transform is not None and transform.input_mode == colour.mode:
-        converted = transform.apply(colour)
-    else:
-        # Untagged (or unusably tagged) pixels are taken as sRGB already; untagged CMYK gets the
-        # device conversion browsers apply to untagged CMYK JPEGs.
-        converted = colour.convert("RGB")
+    transform = _applicable(im.mode, icc)
+    # Untagged (or unusably tagged) pixels are taken as sRGB already; untagged CMYK gets the
+    # device conversion browsers apply to untagged CMYK JPEGs.
+    converted = transform.apply(colour) if transform is not None else colour.convert("RGB")
     if alpha is not None:
         converted.putalpha(alpha)
     return converted, None
 
 
+def _applicable(mode: str, icc: bytes | None) -> ImageCmsTransform | None:
+    """The transform ``to_srgb`` applies to an image of ``mode`` (RGBA: its colour, RGB), or None
+    for no profile, one lcms cannot read, or one for another colour space (a CMYK profile on RGB
+    pixels)."""
+    transform = _srgb_transform(icc) if icc else None
+    if transform is None or transform.input_mode != ("RGB" if mode == "RGBA" else mode):
+        return None
+    return transform
+
+
 def ignored(mode: str, icc: bytes | None) -> bool:
-    """True when ``to_srgb`` would not apply ``icc`` to an image of ``mode``: a profile lcms cannot
-    read, or one for another colour space (a CMYK profile on RGB pixels). The pixels are then
-    taken as sRGB. The transform is the one ``to_srgb`` builds and caches."""
-    if not icc or mode in ("L", "LA"):
-        return False
-    transform = _srgb_transform(icc)
-    return transform is None or transform.input_mode != ("RGB" if mode == "RGBA" else mode)
+    """True when ``to_srgb`` would not apply ``icc`` to an image of ``mode`` (not grey, which
+    keeps its profile): the pixels are then taken as sRGB."""
+    return bool(icc) and mode not in ("L", "LA") and _applicable(mode, icc) is None
 
 
 def has_transparency(im: Image.Image) -> bool:
