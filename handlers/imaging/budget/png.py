@@ -8,9 +8,9 @@ pipeline's mode conversions (16-bit grey, key-colour transparency through tRNS).
 The iCCP chunk is read whole before it is inflated, by Pillow (``ImageFile.safe_read``) and by
 libvips' libspng alike (measured: a 40 MB chunk of an incompressible profile took 42 MB more peak
 in ``thumbnail_buffer``, a 200 MB profile of zeros in a 0.9 MB chunk took nothing), whether the
-profile is then honoured or dropped: the chunk's length counts as Pillow's reader holds it (twice:
-the chunk and the compressed stream sliced out of it), and a profile the pipeline honours (up to
-MAX_ICC_BYTES) ICC_COPIES times more.
+profile is then honoured or dropped: the chunk's length counts once, as Pillow's reader holds it
+(handlers.imaging.decode inflates the compressed stream from a view of the chunk), and a profile
+the pipeline honours (up to MAX_ICC_BYTES) ICC_COPIES times more.
 """
 
 from __future__ import annotations
